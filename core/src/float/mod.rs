@@ -1,0 +1,1 @@
+//! f32 reference forward pass (placeholder: being written).

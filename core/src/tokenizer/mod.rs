@@ -1,0 +1,1 @@
+//! BERT tokenization (placeholder: being written).

@@ -1,0 +1,1 @@
+//! Loading Hugging Face checkpoint folders (placeholder).
