@@ -17,7 +17,9 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod input;
 pub mod float;
 pub mod tokenizer;
 
 pub use config::{Activation, ConfigError, ModelConfig};
+pub use input::RunError;
