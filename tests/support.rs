@@ -72,3 +72,86 @@ pub fn relative_max_diff(got: &[f32], reference: &[f32]) -> f32 {
     let diff = got.iter().zip(reference).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
     diff / scale
 }
+
+// --- synthetic weights ---------------------------------------------------------------------------
+
+/// FNV-1a, 64 bit: offset basis 0xcbf29ce484222325, prime 0x100000001b3.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The standard splitmix64 finaliser (all arithmetic wrapping).
+pub fn splitmix64(z: u64) -> u64 {
+    let z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A synthetic weight tensor, bit-identical to `synthetic_values` in
+/// `tools/golden/make_float_golden.py` (spec: `tools/golden/README.md`, "Synthetic weights").
+///
+/// Element `i` (row-major flat index) is
+/// `k = splitmix64(fnv1a64(name) wrapping_add i) >> 54` (10 bits, 0..=1023) and
+/// `value = (k - 512) * 2^-(9 + shift)`, plus 1 when `gamma` (LayerNorm weights). Every step is
+/// exact in f32: `k - 512` has at most 10 bits, the scale is a power of two, and `1 + value`
+/// needs at most `10 + shift` significant bits.
+pub fn synthetic_tensor(name: &str, numel: usize, shift: u32, gamma: bool) -> Vec<f32> {
+    assert!(shift <= 14, "{name}: shift {shift} would need more than f32's 24 significant bits with gamma");
+    let seed = fnv1a64(name.as_bytes());
+    let scale = f32::from_bits((127 - 9 - shift) << 23); // 2^-(9 + shift), exactly
+    let offset = if gamma { 1.0 } else { 0.0 };
+    (0..numel as u64)
+        .map(|i| {
+            let k = (splitmix64(seed.wrapping_add(i)) >> 54) as i32;
+            offset + (k - 512) as f32 * scale
+        })
+        .collect()
+}
+
+/// Turns a synthetic golden folder (`config.json`, `tokenizer_config.json`, `vocab.txt`,
+/// `synthetic.json`: tensor name -> `{"shape": [...], "shift": n, "gamma": bool}`) into an
+/// ordinary checkpoint folder at `dst_dir` (created; emptied first if it exists): the three
+/// files copied, plus `model.safetensors` with every manifest tensor as F32.
+pub fn materialise_synthetic(src_dir: &Path, dst_dir: &Path) -> std::io::Result<()> {
+    let manifest_path = src_dir.join("synthetic.json");
+    let manifest: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&manifest_path)?)
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest_path.display()));
+    if dst_dir.exists() {
+        std::fs::remove_dir_all(dst_dir)?;
+    }
+    std::fs::create_dir_all(dst_dir)?;
+    for file in ["config.json", "tokenizer_config.json", "vocab.txt"] {
+        std::fs::copy(src_dir.join(file), dst_dir.join(file))?;
+    }
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = manifest
+        .iter()
+        .map(|(name, entry)| {
+            let bad = format!("{}: malformed entry for {name}", manifest_path.display());
+            let shape: Vec<usize> = entry["shape"]
+                .as_array()
+                .expect(&bad)
+                .iter()
+                .map(|d| d.as_u64().expect(&bad) as usize)
+                .collect();
+            let shift = entry["shift"].as_u64().expect(&bad) as u32;
+            let gamma = entry["gamma"].as_bool().expect(&bad);
+            let values = synthetic_tensor(name, shape.iter().product(), shift, gamma);
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name.clone(), shape, bytes)
+        })
+        .collect();
+    let views = tensors.iter().map(|(name, shape, bytes)| {
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+            .expect("shape matches data");
+        (name.as_str(), view)
+    });
+    safetensors::serialize_to_file(views, None, &dst_dir.join("model.safetensors"))
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// A fresh scratch folder `<temp>/convbert-tests-<tag>-<pid>` (not created); the caller removes it.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("convbert-tests-{tag}-{}", std::process::id()))
+}

@@ -28,7 +28,7 @@ for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
 done
 
 echo "== cargo test --workspace"
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace -- --show-output 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')

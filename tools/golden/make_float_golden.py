@@ -7,6 +7,11 @@ Usage (from the repository root, after `bash tools/python/setup-venv.sh`):
 For every config in CONFIGS below it writes
   tests/golden/models/<name>/   config.json, model.safetensors (f32, f16 or bf16 as listed),
                                 vocab.txt, tokenizer_config.json  -- an ordinary HF checkpoint folder
+  or, for the configs in SYNTHETIC (too big to commit their weights),
+  tests/golden/synthetic/<name>/  config.json, vocab.txt, tokenizer_config.json and synthetic.json
+                                (tensor name -> shape, shift, gamma), no model.safetensors: the
+                                weights come from the deterministic generator below, which
+                                tests/support.rs implements bit for bit (spec in tools/golden/README.md)
   tests/golden/float/<name>.safetensors   golden cases, batch dimension dropped:
       len<L>.input_ids          i64 [L]     [CLS] random... [SEP]  (just [CLS] for L = 1)
       len<L>.token_type_ids     i64 [L]     zeros; 0..0 1..1 in tiny-eh's len32 case
@@ -21,6 +26,8 @@ parameter is re-drawn: matrices N(0, 1/fan_in) so activations keep unit scale (G
 both signs), biases N(0, 0.05^2), LayerNorm gamma 1 + N(0, 0.1^2) and beta N(0, 0.05^2),
 embeddings N(0, 0.5^2). The weights are then rounded to the storage dtype and back, so the
 float32 model that produced the goldens is exactly what model.safetensors holds.
+Synthetic configs instead take every parameter from synthetic_values() (splitmix64 of the
+FNV-1a hash of the tensor name plus the element index, 10 bits, an exact dyadic f32).
 
 The vocabulary is tests/golden/tokenizer/vocab-uncased.txt (made by make_tokenizer_golden.py);
 every config's vocab_size is its line count. The script waits for it (30 s polls, 20 min).
@@ -36,7 +43,9 @@ import copy
 import json
 import math
 import pathlib
+import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -70,7 +79,7 @@ CONFIGS = [
                              layer_norm_eps=1e-12, max_position_embeddings=512), torch.bfloat16, 10),
     ("base-1l", dict(hidden_size=768, embedding_size=768, intermediate_size=3072, num_attention_heads=12,
                      conv_kernel_size=9, num_groups=1, num_hidden_layers=1, hidden_act="gelu",
-                     layer_norm_eps=1e-12, max_position_embeddings=512), torch.float16, 3),
+                     layer_norm_eps=1e-12, max_position_embeddings=512), torch.float32, 3),  # synthetic
     ("tiny-eh", dict(hidden_size=64, embedding_size=64, intermediate_size=128, num_attention_heads=2,
                      conv_kernel_size=9, num_groups=1, num_hidden_layers=2, hidden_act="gelu_new",
                      layer_norm_eps=1e-5, max_position_embeddings=192), torch.float32, 4),
@@ -80,11 +89,14 @@ CONFIGS = [
     ("tiny-k3", dict(hidden_size=64, embedding_size=32, intermediate_size=256, num_attention_heads=2,
                      conv_kernel_size=3, num_groups=1, num_hidden_layers=3, hidden_act="gelu",
                      layer_norm_eps=1e-12, max_position_embeddings=256), torch.float16, 2),
-    # Cheap cover for N 12 (plus K 7, G 4), so base-1l (28 MB) can be left out if size matters.
+    # Cheap cover for N 12 (plus K 7, G 4) with stored weights (base-1l's are synthetic).
     ("tiny-n12", dict(hidden_size=192, embedding_size=64, intermediate_size=384, num_attention_heads=12,
                       conv_kernel_size=7, num_groups=4, num_hidden_layers=1, hidden_act="gelu",
                       layer_norm_eps=1e-12, max_position_embeddings=128), torch.float16, 6),
 ]
+# Configs whose weights are not stored but generated (see synthetic_values); their storage dtype
+# is irrelevant (the Rust test materialises them as F32).
+SYNTHETIC = {"base-1l"}
 TOKEN_TYPE_CASE = ("tiny-eh", 32)  # the one case with a 0..0 1..1 segment pattern
 
 DTYPE_NAMES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
@@ -132,6 +144,93 @@ def randomise_(model, gen):
                 p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
             else:
                 raise ValueError(f"unexpected parameter {name}")
+
+
+# --- synthetic weights: a generator that tests/support.rs implements bit for bit ----------------
+
+FNV_OFFSET, FNV_PRIME, MASK64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+
+
+def fnv1a64(data: bytes) -> int:
+    h = FNV_OFFSET
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & MASK64
+    return h
+
+
+def splitmix64(z):
+    """The splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def synthetic_values(name, numel, shift, gamma):
+    """Element i: k = splitmix64(fnv1a64(name) + i) >> 54, value (k - 512) * 2^-(9 + shift), plus 1
+    for a LayerNorm gamma. Every value is an exact float32."""
+    with np.errstate(over="ignore"):
+        z = np.arange(numel, dtype=np.uint64) + np.uint64(fnv1a64(name.encode()))
+    k = (splitmix64(z) >> np.uint64(54)).astype(np.int64)
+    v = (k - 512).astype(np.float64) * 2.0 ** -(9 + shift) + (1.0 if gamma else 0.0)
+    out = v.astype(np.float32)
+    assert np.array_equal(out.astype(np.float64), v), f"{name}: not exact in f32"
+    return out
+
+
+def synthetic_kind(name, shape):
+    """(shift, gamma) per tensor kind. (k - 512) / 512 is uniform on [-1, 1) with std 1/sqrt(3),
+    so the std is 2^-shift / sqrt(3): weight matrices get the shift nearest to N(0, 1/fan_in)
+    (fan_in 768: shift 4, std 0.036; 3072: 5, 0.018; depthwise K 9: 1, 0.29), biases and
+    LayerNorm betas shift 5 (0.018), gammas 1 + shift 3 (1 +- 0.072), embeddings shift 0 (0.58)."""
+    leaf = name.rsplit(".", 1)[-1]
+    if "LayerNorm" in name:
+        return (3, True) if leaf == "weight" else (5, False)
+    if "embeddings." in name and name.endswith("_embeddings.weight"):
+        return 0, False
+    if leaf == "bias":
+        return 5, False
+    if leaf != "weight":
+        raise ValueError(f"unexpected parameter {name}")
+    if len(shape) == 2:  # nn.Linear [out, in]
+        fan_in = shape[1]
+    elif len(shape) == 3 and "depthwise" in name:  # [C, 1, K]
+        fan_in = shape[2]
+    elif len(shape) == 3:  # pointwise [out, in, 1] or GroupedLinearLayer [G, in/G, out/G]
+        fan_in = shape[1]
+    else:
+        raise ValueError(f"unexpected parameter {name} {tuple(shape)}")
+    return max(0, math.floor(0.5 * math.log2(fan_in / 3) + 0.5)), False
+
+
+def synthetic_manifest(model):
+    return {name: {"shape": list(p.shape), "shift": shift, "gamma": gamma}
+            for name, p in model.named_parameters()
+            for shift, gamma in [synthetic_kind(name, tuple(p.shape))]}
+
+
+def synthetic_state(manifest):
+    """The float32 tensors a manifest describes (what the Rust side materialises)."""
+    return {name: torch.from_numpy(synthetic_values(name, math.prod(e["shape"]), e["shift"], e["gamma"])
+                                   .reshape(e["shape"]))
+            for name, e in manifest.items()}
+
+
+def write_manifest(path, manifest):
+    lines = [f"  {json.dumps(n)}: {json.dumps(e)}" for n, e in manifest.items()]
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+def synthesise_(model):
+    manifest = synthetic_manifest(model)
+    state = synthetic_state(manifest)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(state[name])
+        for name, p in model.named_parameters():  # read back: exactly the generated values
+            assert p.dtype == torch.float32 and torch.equal(p, state[name]), f"{name}: not the generated values"
+    return manifest
 
 
 def round_to_(model, dtype):
@@ -238,6 +337,62 @@ def rel_diff(a, b):
 
 # --------------------------------------------------------------------------------------------------
 
+def write_tokenizer_files(folder, vocab_path, max_len):
+    (folder / "vocab.txt").write_bytes(vocab_path.read_bytes())
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "do_lower_case": True,
+        "model_max_length": max_len,
+        "tokenizer_class": "ConvBertTokenizer",
+    }, indent=2) + "\n")
+
+
+def build_synthetic(name, kwargs, num_labels, vocab_size, pad_id, out_synth, out_models, vocab_path, scratch):
+    """Synthetic weights: the committed folder has no model.safetensors, only synthetic.json. A
+    full f32 checkpoint goes to `scratch` for the reload and tokenizer checks."""
+    labels = INTENTS[:num_labels]
+    config = ConvBertConfig(
+        vocab_size=vocab_size, head_ratio=2, type_vocab_size=2, pad_token_id=pad_id,
+        id2label={i: n for i, n in enumerate(labels)}, label2id={n: i for i, n in enumerate(labels)},
+        **kwargs,
+    )
+    model = ConvBertForSequenceClassification(config).eval()
+    manifest = synthesise_(model)
+    model.save_pretrained(scratch, safe_serialization=True)
+    write_tokenizer_files(scratch, vocab_path, kwargs["max_position_embeddings"])
+
+    folder = out_synth / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    shutil.copyfile(scratch / "config.json", folder / "config.json")
+    write_tokenizer_files(folder, vocab_path, kwargs["max_position_embeddings"])
+    write_manifest(folder / "synthetic.json", manifest)
+    if (out_models / name).exists():
+        print(f"  removing stored-weights folder {out_models / name}")
+        shutil.rmtree(out_models / name)
+
+    # The committed folder alone reproduces the model: rebuild from its config.json and manifest.
+    sd = model.state_dict()
+    params = dict(model.named_parameters())
+    again = json.loads((folder / "synthetic.json").read_text())
+    assert list(again) == list(params), f"{name}: manifest does not cover every parameter"
+    rebuilt = ConvBertForSequenceClassification(ConvBertConfig.from_pretrained(folder)).eval()
+    missing, unexpected = rebuilt.load_state_dict(synthetic_state(again), strict=False)
+    assert not unexpected and not set(missing) & set(params), (missing, unexpected)
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.state_dict().values(), sd.values()))
+    with safetensors.safe_open(scratch / "model.safetensors", "pt") as f:
+        assert set(f.keys()) == set(params)
+        for k in f.keys():
+            assert f.get_tensor(k).dtype == torch.float32 and torch.equal(f.get_tensor(k), sd[k]), k
+    shifts = sorted({(e["shift"], e["gamma"]) for e in manifest.values()})
+    n = sum(math.prod(e["shape"]) for e in manifest.values())
+    print(f"  synthetic: {len(manifest)} tensors, {n:,} parameters, (shift, gamma) {shifts}")
+    for k in ("convbert.encoder.layer.0.attention.self.query.weight", "convbert.encoder.layer.0.output.dense.weight"):
+        t = sd[k]
+        print(f"    {k}: std {t.std():.4f}, first {t.flatten()[:3].tolist()}")
+    return model, scratch
+
+
 def build(name, kwargs, dtype, num_labels, vocab_size, pad_id, out_models, vocab_path, gen):
     labels = INTENTS[:num_labels]
     config = ConvBertConfig(
@@ -259,12 +414,7 @@ def build(name, kwargs, dtype, num_labels, vocab_size, pad_id, out_models, vocab
         if f.name not in ("config.json", "model.safetensors"):
             print(f"  removing non-essential {f.name}")
             f.unlink()
-    (folder / "vocab.txt").write_bytes(vocab_path.read_bytes())
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "do_lower_case": True,
-        "model_max_length": kwargs["max_position_embeddings"],
-        "tokenizer_class": "ConvBertTokenizer",
-    }, indent=2) + "\n")
+    write_tokenizer_files(folder, vocab_path, kwargs["max_position_embeddings"])
 
     # The stored tensors: HF names, storage dtype, no buffers, bit-identical to the f32 model.
     sd = model.state_dict()
@@ -353,7 +503,7 @@ def main():
     cls_id, sep_id, pad_id = index["[CLS]"], index["[SEP]"], index["[PAD]"]
     print(f"vocab {args.vocab}: {vocab_size} tokens, [PAD] {pad_id} [CLS] {cls_id} [SEP] {sep_id}")
 
-    out_models, out_float = args.out / "models", args.out / "float"
+    out_models, out_float, out_synth = args.out / "models", args.out / "float", args.out / "synthetic"
     out_float.mkdir(parents=True, exist_ok=True)
     names = [c[0] for c in CONFIGS]
     for n in (args.only or []) + args.skip:
@@ -362,10 +512,16 @@ def main():
     for idx, (name, kwargs, dtype, num_labels) in enumerate(CONFIGS):
         if (args.only and name not in args.only) or name in args.skip:
             continue
-        print(f"\n== {name}: {kwargs}, {DTYPE_NAMES[dtype]}, {num_labels} labels")
+        synthetic = name in SYNTHETIC
+        print(f"\n== {name}: {kwargs}, {'synthetic' if synthetic else DTYPE_NAMES[dtype]}, {num_labels} labels")
         torch.manual_seed(SEED + idx)
         gen = torch.Generator().manual_seed(SEED + idx)
-        model, folder = build(name, kwargs, dtype, num_labels, vocab_size, pad_id, out_models, args.vocab, gen)
+        scratch = tempfile.TemporaryDirectory(prefix=f"golden-{name}-")
+        if synthetic:
+            model, folder = build_synthetic(name, kwargs, num_labels, vocab_size, pad_id, out_synth, out_models,
+                                            args.vocab, pathlib.Path(scratch.name))
+        else:
+            model, folder = build(name, kwargs, dtype, num_labels, vocab_size, pad_id, out_models, args.vocab, gen)
         cases = run_cases(name, model, folder, vocab_size, cls_id, sep_id, gen)
         path = out_float / f"{name}.safetensors"
         # One metadata key: safetensors writes the metadata map in random order, so several
@@ -378,10 +534,11 @@ def main():
         unk = sum(i == tok.unk_token_id for i in enc)
         print(f"  tokenizer {type(tok).__name__}: {enc} ({unk} [UNK])")
         assert enc[0] == cls_id and enc[-1] == sep_id
+        scratch.cleanup()
 
     print("\nfile                                                  bytes")
     total = 0
-    for f in sorted(list(out_models.glob("*/*")) + list(out_float.glob("*.safetensors"))):
+    for f in sorted(list(out_models.glob("*/*")) + list(out_synth.glob("*/*")) + list(out_float.glob("*.safetensors"))):
         size = f.stat().st_size
         total += size
         print(f"{str(f.relative_to(args.out.parent)):<50} {size:>11,}")
