@@ -16,9 +16,13 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 pub mod config;
 pub mod input;
 pub mod float;
+pub mod int8;
 pub mod tokenizer;
 
 pub use config::{Activation, ConfigError, ModelConfig};

@@ -5,7 +5,7 @@
 
 use super::ops::{activate, dense, dot, layer_norm, softmax};
 use super::weights::LayerWeights;
-use super::FloatModel;
+use super::{FloatModel, Observer, Point};
 use crate::input::{self, RunError};
 use crate::ModelConfig;
 
@@ -110,7 +110,7 @@ impl FloatModel<'_> {
         token_types: Option<&[u32]>,
         scratch: &'s mut [f32],
     ) -> Result<&'s [f32], RunError> {
-        Ok(self.run(ids, token_types, scratch)?.hidden)
+        Ok(self.run(ids, token_types, scratch, &mut ())?.hidden)
     }
 
     /// Runs `ConvBertForSequenceClassification` and writes its `[num_labels]` logits.
@@ -125,16 +125,35 @@ impl FloatModel<'_> {
         scratch: &mut [f32],
         logits: &mut [f32],
     ) -> Result<(), RunError> {
+        self.classify_observed(ids, token_types, scratch, logits, &mut ())
+    }
+
+    /// [`FloatModel::classify`], showing every intermediate tensor to `observer` (the
+    /// quantizer's calibration uses this).
+    ///
+    /// # Errors
+    /// As [`FloatModel::classify`].
+    pub fn classify_observed(
+        &self,
+        ids: &[u32],
+        token_types: Option<&[u32]>,
+        scratch: &mut [f32],
+        logits: &mut [f32],
+        observer: &mut dyn Observer,
+    ) -> Result<(), RunError> {
         let head = self.classifier.ok_or(RunError::NoClassifier)?;
         if logits.len() != self.config.num_labels {
             return Err(RunError::LogitsLength { need: self.config.num_labels, got: logits.len() });
         }
-        let s = self.run(ids, token_types, scratch)?;
+        let s = self.run(ids, token_types, scratch, observer)?;
         // ConvBertClassificationHead: x = h[:, 0] ([CLS]); out_proj(act(dense(x))).
         let cls = &s.hidden[..self.config.hidden_size];
         dense(&head.dense, cls, s.head);
+        observer.observe(0, Point::HeadPre, s.head);
         activate(self.config.hidden_act, s.head);
+        observer.observe(0, Point::HeadAct, s.head);
         dense(&head.out_proj, s.head, logits);
+        observer.observe(0, Point::Logits, logits);
         Ok(())
     }
 
@@ -143,18 +162,19 @@ impl FloatModel<'_> {
         ids: &[u32],
         token_types: Option<&[u32]>,
         scratch: &'s mut [f32],
+        observer: &mut dyn Observer,
     ) -> Result<Scratch<'s>, RunError> {
         input::validate(&self.config, ids, token_types)?;
         let mut s = Scratch::carve(&self.config, ids.len(), scratch)?;
-        self.embed(ids, token_types, &mut s);
-        for layer in self.layers {
-            self.layer(layer, ids.len(), &mut s);
+        self.embed(ids, token_types, &mut s, observer);
+        for (n, layer) in self.layers.iter().enumerate() {
+            self.layer(n, layer, ids.len(), &mut s, observer);
         }
         Ok(s)
     }
 
     /// ConvBertEmbeddings, then embeddings_project: hidden[t] = proj(LN_E(word + pos + type)).
-    fn embed(&self, ids: &[u32], token_types: Option<&[u32]>, s: &mut Scratch<'_>) {
+    fn embed(&self, ids: &[u32], token_types: Option<&[u32]>, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
         let (c, w) = (&self.config, &self.embeddings);
         let e = c.embedding_size;
         for (t, (&id, row)) in ids.iter().zip(s.hidden.chunks_exact_mut(c.hidden_size)).enumerate() {
@@ -166,16 +186,22 @@ impl FloatModel<'_> {
             for (((x, wv), p), ty) in s.embed.iter_mut().zip(word).zip(position).zip(token_type) {
                 *x = wv + p + ty;
             }
+            observer.observe(0, Point::EmbeddingSum, s.embed);
             layer_norm(s.embed, w.ln_gamma, w.ln_beta, c.layer_norm_eps);
+            observer.observe(0, Point::EmbeddingNorm, s.embed);
             match &w.project {
-                Some(project) => dense(project, s.embed, row),
+                Some(project) => {
+                    dense(project, s.embed, row);
+                    observer.observe(0, Point::Projected, row);
+                }
                 None => row.copy_from_slice(s.embed),
             }
         }
     }
 
     /// One ConvBertLayer: mixed attention (self-attention + dynamic conv heads), then FFN.
-    fn layer(&self, w: &LayerWeights<'_>, l: usize, s: &mut Scratch<'_>) {
+    fn layer(&self, n: usize, w: &LayerWeights<'_>, l: usize, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
+        let mut observe = |point, values: &[f32]| observer.observe(n, point, values);
         let c = &self.config;
         let (h, a, hs, nh, k) =
             (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
@@ -188,6 +214,10 @@ impl FloatModel<'_> {
         dense_rows(&w.key, s.hidden, s.key);
         dense_rows(&w.value, s.hidden, s.value);
         dense_rows(&w.conv_out, s.hidden, s.conv_value);
+        observe(Point::Query, s.query);
+        observe(Point::Key, s.key);
+        observe(Point::Value, s.value);
+        observe(Point::ConvValue, s.conv_value);
 
         // Span-aware key: SeparableConv1D = depthwise K-tap filter per channel, then a
         // pointwise H -> A with bias.                                            [L, H] -> [L, A]
@@ -201,14 +231,18 @@ impl FloatModel<'_> {
                 }
             }
         }
+        observe(Point::Depthwise, s.depthwise);
         dense_rows(&w.key_conv_pointwise, s.depthwise, s.span_key);
+        observe(Point::SpanKey, s.span_key);
 
         // Conv kernels: softmax_j((span_key * q) Wck^T + bck), one K-tap kernel per token
         // and head.                                                              [L, nh * K]
         for (ks, q) in s.span_key.iter_mut().zip(s.query.iter()) {
             *ks *= q;
         }
+        observe(Point::KeyQuery, s.span_key);
         dense_rows(&w.conv_kernel, s.span_key, s.conv_taps);
+        observe(Point::KernelLogits, s.conv_taps);
         for kernel in s.conv_taps.chunks_exact_mut(k) {
             softmax(kernel);
         }
@@ -225,6 +259,7 @@ impl FloatModel<'_> {
                 for (u, score) in scores.iter_mut().enumerate() {
                     *score = dot(q, &s.key[u * a..][cols.clone()]) / sqrt_hs;
                 }
+                observe(Point::Scores, scores);
                 softmax(scores);
                 let out = &mut attention_out[cols.clone()];
                 out.fill(0.0);
@@ -248,17 +283,26 @@ impl FloatModel<'_> {
         }
 
         // ConvBertSelfOutput: attended = LN(mixed Wao^T + bao + x)                [L, H]
+        observe(Point::Mixed, s.mixed);
         dense_rows(&w.attention_output, s.mixed, s.attended);
         for (row, x) in s.attended.chunks_exact_mut(h).zip(s.hidden.chunks_exact(h)) {
-            add_residual_and_norm(row, x, w.attention_ln_gamma, w.attention_ln_beta, c.layer_norm_eps);
+            add_residual(row, x);
+            observe(Point::AttentionSum, row);
+            layer_norm(row, w.attention_ln_gamma, w.attention_ln_beta, c.layer_norm_eps);
+            observe(Point::AttentionNorm, row);
         }
 
         // FFN, one token at a time: hidden = LN(W2 act(W1 attended + b1) + b2 + attended)
         for (row, residual) in s.hidden.chunks_exact_mut(h).zip(s.attended.chunks_exact(h)) {
             dense(&w.intermediate, residual, s.ffn);
+            observe(Point::FfnPre, s.ffn);
             activate(c.hidden_act, s.ffn);
+            observe(Point::FfnAct, s.ffn);
             dense(&w.output, s.ffn, row);
-            add_residual_and_norm(row, residual, w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
+            add_residual(row, residual);
+            observe(Point::FfnSum, row);
+            layer_norm(row, w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
+            observe(Point::FfnNorm, row);
         }
     }
 }
@@ -270,10 +314,9 @@ fn dense_rows(d: &super::Dense<'_>, input: &[f32], output: &mut [f32]) {
     }
 }
 
-/// `row = LayerNorm(row + residual)`, the post-LN residual of BERT-style blocks.
-fn add_residual_and_norm(row: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+/// `row += residual`, the residual of BERT-style post-LN blocks.
+fn add_residual(row: &mut [f32], residual: &[f32]) {
     for (v, r) in row.iter_mut().zip(residual) {
         *v += r;
     }
-    layer_norm(row, gamma, beta, eps);
 }

@@ -17,6 +17,67 @@ pub use weights::{ClassifierWeights, Dense, EmbeddingWeights, LayerWeights, Layo
 
 use crate::ModelConfig;
 
+/// A tensor the forward pass shows to an [`Observer`], named after the PyTorch value it is.
+/// Values come one token row at a time (or all rows of a `[L, width]` buffer at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Point {
+    /// word + position + type embeddings, before LayerNorm `[E]`.
+    EmbeddingSum,
+    /// After the embeddings' LayerNorm `[E]`.
+    EmbeddingNorm,
+    /// After `embeddings_project` (only when E != H) `[H]`.
+    Projected,
+    /// `query(x)` `[L, A]`.
+    Query,
+    /// `key(x)` `[L, A]`.
+    Key,
+    /// `value(x)` `[L, A]`.
+    Value,
+    /// `conv_out_layer(x)` `[L, A]`.
+    ConvValue,
+    /// The depthwise-filtered input of the span-aware key `[L, H]`.
+    Depthwise,
+    /// The span-aware key `[L, A]`.
+    SpanKey,
+    /// span key * query `[L, A]`.
+    KeyQuery,
+    /// Dynamic-conv kernel logits before softmax `[L, nh * K]`.
+    KernelLogits,
+    /// One query's attention scores `q . k / sqrt(hs)` `[L]`.
+    Scores,
+    /// Attention and conv heads concatenated `[L, H]`.
+    Mixed,
+    /// attention output dense + residual, before LayerNorm `[H]`.
+    AttentionSum,
+    /// After the attention LayerNorm `[H]`.
+    AttentionNorm,
+    /// FFN intermediate before the activation `[I]`.
+    FfnPre,
+    /// FFN intermediate after the activation `[I]`.
+    FfnAct,
+    /// FFN output dense + residual, before LayerNorm `[H]`.
+    FfnSum,
+    /// After the FFN LayerNorm: the layer's output `[H]`.
+    FfnNorm,
+    /// Classifier dense output `[H]`.
+    HeadPre,
+    /// Classifier activation output `[H]`.
+    HeadAct,
+    /// The logits `[labels]`.
+    Logits,
+}
+
+/// Sees intermediate tensors of a forward pass; `layer` is 0 for embeddings and head points.
+pub trait Observer {
+    /// Called with each observed tensor (or row of it).
+    fn observe(&mut self, layer: usize, point: Point, values: &[f32]);
+}
+
+/// The no-op observer.
+impl Observer for () {
+    fn observe(&mut self, _: usize, _: Point, _: &[f32]) {}
+}
+
 /// A ConvBERT whose weights are borrowed f32 views that have passed the shape checks.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatModel<'w> {
@@ -44,6 +105,21 @@ impl<'w> FloatModel<'w> {
     /// The model's hyper-parameters.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The embedding weights.
+    pub fn embeddings(&self) -> &EmbeddingWeights<'w> {
+        &self.embeddings
+    }
+
+    /// The encoder layers' weights.
+    pub fn layers(&self) -> &'w [LayerWeights<'w>] {
+        self.layers
+    }
+
+    /// The classification head's weights, if any.
+    pub fn classifier(&self) -> Option<&ClassifierWeights<'w>> {
+        self.classifier.as_ref()
     }
 
     /// f32 elements of scratch that a pass over `seq_len` tokens needs.

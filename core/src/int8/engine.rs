@@ -1,0 +1,495 @@
+//! The int8 forward pass, top to bottom, and the arena it runs in.
+//!
+//! Shapes: L tokens, H hidden, E embedding, A = H/2, nh heads of width hs, K taps, I
+//! intermediate. Activation buffers are `[L, width]` row-major. Every buffer is carved once
+//! from the caller's arena by [`Engine::new`]; the pass allocates nothing and reuses buffers
+//! across layers (and the depthwise output's buffer for the mixed heads). The FFN runs one token
+//! at a time, so its `[I]` intermediate never exists for all tokens at once.
+
+use super::format::{self, layer};
+use super::kernels::{dense_i8, depthwise_i8, generic::dot_i8};
+use super::layer_norm::{layer_norm, Affine};
+use super::model::{Model, QDense};
+use super::softmax::softmax_q15;
+use crate::input::{self, RunError};
+use crate::tokenizer::TokenizeError;
+use core::fmt;
+
+/// Why [`Engine::new`] or a classification failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassifyError {
+    /// The arena is smaller than [`arena_bytes`] says the model needs.
+    ArenaTooSmall {
+        /// Bytes needed.
+        need: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// The text could not be tokenized (invalid UTF-8).
+    Tokenize(TokenizeError),
+    /// The ids were refused (empty, too long, out of the vocabulary).
+    Input(RunError),
+    /// The model has no classification head.
+    NoClassifier,
+}
+
+impl fmt::Display for ClassifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ArenaTooSmall { need, got } => {
+                write!(f, "arena holds {got} bytes, this model needs {need}")
+            }
+            Self::Tokenize(e) => e.fmt(f),
+            Self::Input(e) => e.fmt(f),
+            Self::NoClassifier => write!(f, "the model has no classification head"),
+        }
+    }
+}
+
+impl core::error::Error for ClassifyError {}
+
+/// The result of one classification. Integers only: the score is a Q15 probability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Classification<'e> {
+    /// Index of the best label (the first one on a tie).
+    pub label: usize,
+    /// Its name.
+    pub label_name: &'e str,
+    /// Its softmax probability in Q15: 32768 is 1.0.
+    pub score_q15: u16,
+    /// The logits, one per label, on the model's logit scale.
+    pub logits: &'e [i32],
+    /// Tokens run, `[CLS]` and `[SEP]` included.
+    pub tokens: usize,
+    /// The text was longer than the model's maximum length and was cut.
+    pub truncated: bool,
+}
+
+/// Element counts of the arena's buffers, for `l` tokens.
+struct Plan {
+    ids: usize,
+    scores: usize,
+    acc: usize,
+    logits: usize,
+    residual: usize,
+    taps: usize,
+    probs: usize,
+    x: usize,
+    qkv: usize,
+    mixed: usize,
+    row8: usize,
+}
+
+impl Plan {
+    fn new(m: &Model<'_>, l: usize) -> Self {
+        let c = m.config();
+        let (h, a, i, e) = (c.hidden_size, c.all_head_size(), c.intermediate_size, c.embedding_size);
+        let taps = c.attention_heads() * c.conv_kernel_size;
+        Self {
+            ids: l,
+            scores: l,
+            acc: h.max(i).max(taps).max(e).max(c.num_labels),
+            logits: c.num_labels,
+            residual: l * h,
+            taps: l * taps,
+            probs: l.max(c.num_labels),
+            x: l * h,
+            // query, key, value, conv value, span key
+            qkv: 5 * l * a,
+            mixed: l * h,
+            row8: i.max(h).max(e),
+        }
+    }
+
+    /// Bytes, with slack to align the start to 4.
+    fn bytes(&self) -> usize {
+        4 * (self.ids + self.scores + self.acc + self.logits)
+            + 2 * (self.residual + self.taps + self.probs)
+            + self.x
+            + self.qkv
+            + self.mixed
+            + self.row8
+            + 3
+    }
+}
+
+/// Exact arena bytes [`Engine::new`] needs to run `model` on up to `max_len` tokens.
+pub fn arena_bytes(model: &Model<'_>, max_len: usize) -> usize {
+    Plan::new(model, max_len).bytes()
+}
+
+/// The engine: a model and the buffers of one pass.
+pub struct Engine<'m, 'a> {
+    model: Model<'m>,
+    max_len: usize,
+    ids: &'a mut [u32],
+    scores: &'a mut [i32],
+    acc: &'a mut [i32],
+    logits: &'a mut [i32],
+    residual: &'a mut [i16],
+    taps: &'a mut [u16],
+    probs: &'a mut [u16],
+    x: &'a mut [i8],
+    query: &'a mut [i8],
+    key: &'a mut [i8],
+    value: &'a mut [i8],
+    conv_value: &'a mut [i8],
+    span_key: &'a mut [i8],
+    mixed: &'a mut [i8],
+    row8: &'a mut [i8],
+}
+
+impl<'m, 'a> Engine<'m, 'a> {
+    /// An engine for texts of up to the model tokenizer's `max_len` tokens, in `arena`.
+    ///
+    /// # Errors
+    /// [`ClassifyError::ArenaTooSmall`] with the bytes needed ([`arena_bytes`]).
+    pub fn new(model: &Model<'m>, arena: &'a mut [u8]) -> Result<Self, ClassifyError> {
+        let max_len = model.tokenizer().settings.max_len;
+        let plan = Plan::new(model, max_len);
+        let need = plan.bytes();
+        if arena.len() < need {
+            return Err(ClassifyError::ArenaTooSmall { need, got: arena.len() });
+        }
+        let pad = arena.as_ptr().align_offset(4).min(3);
+        let rest = &mut arena[pad..];
+        // 4-byte buffers first, then 2-byte, then bytes: every cut stays aligned.
+        let (ids, rest) = take::<u32>(rest, plan.ids);
+        let (scores, rest) = take::<i32>(rest, plan.scores);
+        let (acc, rest) = take::<i32>(rest, plan.acc);
+        let (logits, rest) = take::<i32>(rest, plan.logits);
+        let (residual, rest) = take::<i16>(rest, plan.residual);
+        let (taps, rest) = take::<u16>(rest, plan.taps);
+        let (probs, rest) = take::<u16>(rest, plan.probs);
+        let (x, rest) = take::<i8>(rest, plan.x);
+        let (qkv, rest) = take::<i8>(rest, plan.qkv);
+        let (mixed, rest) = take::<i8>(rest, plan.mixed);
+        let (row8, _) = take::<i8>(rest, plan.row8);
+        let la = qkv.len() / 5;
+        let (query, qkv) = qkv.split_at_mut(la);
+        let (key, qkv) = qkv.split_at_mut(la);
+        let (value, qkv) = qkv.split_at_mut(la);
+        let (conv_value, span_key) = qkv.split_at_mut(la);
+        Ok(Self {
+            model: *model,
+            max_len,
+            ids,
+            scores,
+            acc,
+            logits,
+            residual,
+            taps,
+            probs,
+            x,
+            query,
+            key,
+            value,
+            conv_value,
+            span_key,
+            mixed,
+            row8,
+        })
+    }
+
+    /// The model this engine runs.
+    pub fn model(&self) -> &Model<'m> {
+        &self.model
+    }
+
+    /// Tokenizes `text` (truncating as Hugging Face does) and classifies it. Empty or blank
+    /// text is classified as `[CLS] [SEP]`, as Hugging Face does.
+    ///
+    /// # Errors
+    /// [`ClassifyError::NoClassifier`] for a model without a head.
+    pub fn classify(&mut self, text: &str) -> Result<Classification<'_>, ClassifyError> {
+        self.classify_bytes(text.as_bytes())
+    }
+
+    /// [`Engine::classify`] for bytes, e.g. a line from a UART.
+    ///
+    /// # Errors
+    /// [`ClassifyError::Tokenize`] for invalid UTF-8, and as [`Engine::classify`].
+    pub fn classify_bytes(&mut self, text: &[u8]) -> Result<Classification<'_>, ClassifyError> {
+        let encoding = self.model.tokenizer().encode_bytes(text, self.ids).map_err(ClassifyError::Tokenize)?;
+        self.run(encoding.len, None)?;
+        self.classification(encoding.len, encoding.truncated)
+    }
+
+    /// Classifies token ids (`[CLS] ... [SEP]`, as the tokenizer gives them).
+    ///
+    /// # Errors
+    /// [`ClassifyError::Input`] for empty, too long or out-of-vocabulary ids.
+    pub fn classify_ids(&mut self, ids: &[u32]) -> Result<Classification<'_>, ClassifyError> {
+        let n = self.load_ids(ids)?;
+        self.run(n, None)?;
+        self.classification(n, false)
+    }
+
+    /// Runs the encoder on `ids` and calls `observe(stage, residual)` with the `[L, H]` int16
+    /// residual stream after the embeddings (stage 0) and after each layer (stage l + 1), for
+    /// host tools that measure quantization noise.
+    ///
+    /// # Errors
+    /// As [`Engine::classify_ids`].
+    pub fn observe_ids(&mut self, ids: &[u32], observe: &mut dyn FnMut(usize, &[i16])) -> Result<(), ClassifyError> {
+        let n = self.load_ids(ids)?;
+        self.run(n, Some(observe))
+    }
+
+    fn load_ids(&mut self, ids: &[u32]) -> Result<usize, ClassifyError> {
+        if ids.len() > self.max_len {
+            return Err(ClassifyError::Input(RunError::TooLong { len: ids.len(), max: self.max_len }));
+        }
+        self.ids[..ids.len()].copy_from_slice(ids);
+        Ok(ids.len())
+    }
+
+    /// The encoder over `self.ids[..l]`.
+    fn run(&mut self, l: usize, mut observe: Option<&mut dyn FnMut(usize, &[i16])>) -> Result<(), ClassifyError> {
+        let c = *self.model.config();
+        input::validate(&c, &self.ids[..l], None).map_err(ClassifyError::Input)?;
+        self.embed(l);
+        let h = c.hidden_size;
+        if let Some(f) = observe.as_mut() {
+            f(0, &self.residual[..l * h]);
+        }
+        for n in 0..c.num_hidden_layers {
+            self.layer(n, l);
+            if let Some(f) = observe.as_mut() {
+                f(n + 1, &self.residual[..l * h]);
+            }
+        }
+        Ok(())
+    }
+
+    /// ConvBertEmbeddings (+ projection): residual[t], x[t] from word + position + type.
+    fn embed(&mut self, l: usize) {
+        let m = self.model;
+        let c = m.config();
+        let (h, e) = (c.hidden_size, c.embedding_size);
+        let s = m.embedding_scalars();
+        let (word, word_rq) = (m.i8s(format::global::WORD), m.requants(format::global::WORD_REQUANT));
+        let (position, token_type) = (m.i8s(format::global::POSITION), m.i8s(format::global::TOKEN_TYPE));
+        let affine = Affine { gamma: m.i16s(format::global::LN_GAMMA), beta: m.i32s(format::global::LN_BETA) };
+        let project = c.has_embeddings_project().then(|| m.dense(format::global::PROJECT_WEIGHT, 1));
+
+        for t in 0..l {
+            let id = self.ids[t] as usize;
+            let rq = word_rq.get(id).copied().unwrap_or_default();
+            // Sum on the embedding LayerNorm's domain; token type 0 (single sentences).
+            let z = &mut self.acc[..e];
+            let rows = word.chunks_exact(e).nth(id).zip(position.chunks_exact(e).nth(t)).zip(token_type.chunks_exact(e).next());
+            let Some(((w, p), ty)) = rows else { continue };
+            for (((zc, &wv), &pv), &tv) in z.iter_mut().zip(w).zip(p).zip(ty) {
+                *zc = rq.apply(wv as i32) + s.position.apply(pv as i32) + s.token_type.apply(tv as i32);
+            }
+            layer_norm(z, affine, s.ln.eps_q);
+            let (residual, x) = (&mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
+            match &project {
+                // embeddings_project: i8 LN output -> Linear E -> H -> i16 residual -> i8 input.
+                Some(p) => {
+                    let e8 = &mut self.row8[..e];
+                    for (o, &v) in e8.iter_mut().zip(z.iter()) {
+                        *o = s.ln.matmul_input.to_i8(v);
+                    }
+                    let acc = &mut self.acc[..h];
+                    dense_i8(e8, p.weight, p.bias, 1, acc);
+                    for (((r, xo), &a), rq) in residual.iter_mut().zip(x.iter_mut()).zip(acc.iter()).zip(p.requant) {
+                        *r = rq.to_i16(a);
+                        *xo = s.project_matmul_input.to_i8(*r as i32);
+                    }
+                }
+                None => write_ln_outputs(z, &s.ln, residual, x),
+            }
+        }
+    }
+
+    /// One ConvBertLayer: mixed attention, then the FFN. Updates `residual` and `x` in place.
+    fn layer(&mut self, n: usize, l: usize) {
+        let m = self.model;
+        let c = *m.config();
+        let (h, a, hs, nh, k) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
+        let base = m.layer_slot(n);
+        let s = m.layer_scalars(n);
+        let pad = k / 2;
+        let (x, acc) = (&self.x[..l * h], &mut *self.acc);
+
+        // q, k, v, conv value = requant(W x + b)                                   [L, A] i8
+        dense_rows(&m.dense(base + layer::QUERY, 1), x, &mut self.query[..l * a], acc);
+        dense_rows(&m.dense(base + layer::KEY, 1), x, &mut self.key[..l * a], acc);
+        dense_rows(&m.dense(base + layer::VALUE, 1), x, &mut self.value[..l * a], acc);
+        dense_rows(&m.dense(base + layer::CONV_VALUE, 1), x, &mut self.conv_value[..l * a], acc);
+
+        // Span-aware key: depthwise K-tap filter per channel (into `mixed`, free until the
+        // heads are mixed), then pointwise H -> A.                                [L, A] i8
+        let depthwise = m.i8s(base + layer::DEPTHWISE_WEIGHT);
+        let depthwise_rq = m.requants(base + layer::DEPTHWISE_REQUANT);
+        for t in 0..l {
+            depthwise_i8(x, h, t, depthwise, k, &mut acc[..h]);
+            for ((o, &v), rq) in self.mixed[t * h..][..h].iter_mut().zip(acc.iter()).zip(depthwise_rq) {
+                *o = rq.to_i8(v);
+            }
+        }
+        dense_rows(&m.dense(base + layer::POINTWISE, 1), &self.mixed[..l * h], &mut self.span_key[..l * a], acc);
+
+        // Conv kernels: softmax_j((span_key * q) Wck^T + bck) per token and head, Q15.   [L, nh*K]
+        for (ks, &q) in self.span_key[..l * a].iter_mut().zip(self.query.iter()) {
+            *ks = s.key_query.to_i8(*ks as i32 * q as i32);
+        }
+        let kernel = m.dense(base + layer::KERNEL, 1);
+        let taps = nh * k;
+        for t in 0..l {
+            let logits = &mut acc[..taps];
+            dense_i8(&self.span_key[t * a..][..a], kernel.weight, kernel.bias, 1, logits);
+            for (v, rq) in logits.iter_mut().zip(kernel.requant) {
+                *v = rq.apply(*v);
+            }
+            for (head_logits, head_taps) in logits.chunks_exact(k).zip(self.taps[t * taps..][..taps].chunks_exact_mut(k)) {
+                softmax_q15(head_logits, s.taps_log2, head_taps);
+            }
+        }
+
+        // mixed[t] = concat(attention heads, conv heads)                             [L, H] i8
+        for t in 0..l {
+            for head in 0..nh {
+                let col = head * hs;
+                // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
+                let q = &self.query[t * a + col..][..hs];
+                for (u, score) in self.scores[..l].iter_mut().enumerate() {
+                    *score = dot_i8(q, &self.key[u * a + col..][..hs]);
+                }
+                softmax_q15(&self.scores[..l], s.scores_log2, &mut self.probs[..l]);
+                let sums = &mut acc[..hs];
+                sums.fill(0);
+                for (u, &p) in self.probs[..l].iter().enumerate() {
+                    for (sum, &v) in sums.iter_mut().zip(&self.value[u * a + col..][..hs]) {
+                        *sum += p as i32 * v as i32;
+                    }
+                }
+                for (o, &sum) in self.mixed[t * h + col..][..hs].iter_mut().zip(sums.iter()) {
+                    *o = s.context.to_i8(sum);
+                }
+                // Dynamic convolution: the head's K taps slide over the conv value.
+                sums.fill(0);
+                for (j, &p) in self.taps[(t * nh + head) * k..][..k].iter().enumerate() {
+                    let Some(src) = (t + j).checked_sub(pad).filter(|&src| src < l) else { continue };
+                    for (sum, &v) in sums.iter_mut().zip(&self.conv_value[src * a + col..][..hs]) {
+                        *sum += p as i32 * v as i32;
+                    }
+                }
+                for (o, &sum) in self.mixed[t * h + a + col..][..hs].iter_mut().zip(sums.iter()) {
+                    *o = s.conv.to_i8(sum);
+                }
+            }
+        }
+
+        // Attention output: LN(W mixed + b + residual)                    residual, x [L, H]
+        let output = m.dense(base + layer::ATTENTION_OUTPUT, 1);
+        let ln1 = Affine { gamma: m.i16s(base + layer::ATTENTION_LN_GAMMA), beta: m.i32s(base + layer::ATTENTION_LN_BETA) };
+        for t in 0..l {
+            let z = &mut acc[..h];
+            dense_i8(&self.mixed[t * h..][..h], output.weight, output.bias, 1, z);
+            add_residual(z, output.requant, &self.residual[t * h..][..h], s.attention_residual);
+            layer_norm(z, ln1, s.attention_ln.eps_q);
+            write_ln_outputs(z, &s.attention_ln, &mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
+        }
+
+        // FFN, one token at a time: LN(W2 act(W1 x + b1) + b2 + residual)
+        let (ffn_in, ffn_out) = (m.dense(base + layer::FFN_IN, c.num_groups), m.dense(base + layer::FFN_OUT, c.num_groups));
+        let lut = m.i8s(base + layer::ACTIVATION_LUT);
+        let ln2 = Affine { gamma: m.i16s(base + layer::FFN_LN_GAMMA), beta: m.i32s(base + layer::FFN_LN_BETA) };
+        let i = c.intermediate_size;
+        for t in 0..l {
+            let hidden = &mut acc[..i];
+            dense_i8(&self.x[t * h..][..h], ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
+            activate(hidden, ffn_in.requant, lut, &mut self.row8[..i]);
+            let z = &mut acc[..h];
+            dense_i8(&self.row8[..i], ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
+            add_residual(z, ffn_out.requant, &self.residual[t * h..][..h], s.ffn_residual);
+            layer_norm(z, ln2, s.ffn_ln.eps_q);
+            write_ln_outputs(z, &s.ffn_ln, &mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
+        }
+    }
+
+    /// ConvBertClassificationHead on [CLS]: out_proj(act(dense(x[0]))), then the score.
+    fn classification(&mut self, tokens: usize, truncated: bool) -> Result<Classification<'_>, ClassifyError> {
+        let m = self.model;
+        let c = m.config();
+        let labels = c.num_labels;
+        if labels == 0 {
+            return Err(ClassifyError::NoClassifier);
+        }
+        let h = c.hidden_size;
+        let base = m.classifier_slot();
+        let dense = m.dense(base + format::classifier::DENSE, 1);
+        let lut = m.i8s(base + format::classifier::ACTIVATION_LUT);
+        let out = m.dense(base + format::classifier::OUT_PROJ, 1);
+
+        dense_i8(&self.x[..h], dense.weight, dense.bias, 1, &mut self.acc[..h]);
+        activate(&self.acc[..h], dense.requant, lut, &mut self.row8[..h]);
+        dense_i8(&self.row8[..h], out.weight, out.bias, 1, &mut self.acc[..labels]);
+        for ((logit, &a), rq) in self.logits.iter_mut().zip(self.acc.iter()).zip(out.requant) {
+            *logit = rq.apply(a);
+        }
+        softmax_q15(&self.logits[..labels], m.classifier_scalars().logits_log2, &mut self.probs[..labels]);
+        let mut best = 0;
+        for (i, &v) in self.logits[..labels].iter().enumerate() {
+            if v > self.logits[best] {
+                best = i;
+            }
+        }
+        Ok(Classification {
+            label: best,
+            label_name: m.label(best).unwrap_or(""),
+            score_q15: self.probs[best],
+            logits: &self.logits[..labels],
+            tokens,
+            truncated,
+        })
+    }
+}
+
+/// Splits `n` elements of `T` off the front of `bytes` (aligned by construction).
+fn take<T: bytemuck::Pod>(bytes: &mut [u8], n: usize) -> (&mut [T], &mut [u8]) {
+    let (head, tail) = bytes.split_at_mut((n * core::mem::size_of::<T>()).min(bytes.len()));
+    (bytemuck::try_cast_slice_mut(head).unwrap_or(&mut []), tail)
+}
+
+/// `output[t] = requant(W input[t] + b)` for every row, as int8.
+fn dense_rows(d: &QDense<'_>, input: &[i8], output: &mut [i8], acc: &mut [i32]) {
+    let outs = d.requant.len();
+    if outs == 0 {
+        return;
+    }
+    let ins = input.len() / (output.len() / outs).max(1);
+    for (x, y) in input.chunks_exact(ins.max(1)).zip(output.chunks_exact_mut(outs)) {
+        let acc = &mut acc[..outs];
+        dense_i8(x, d.weight, d.bias, d.groups, acc);
+        for ((o, &a), rq) in y.iter_mut().zip(acc.iter()).zip(d.requant) {
+            *o = rq.to_i8(a);
+        }
+    }
+}
+
+/// `z[c] = requant_c(z[c]) + residual_rq(residual[c])`: the branch and the residual on the
+/// LayerNorm's domain.
+fn add_residual(z: &mut [i32], branch_rq: &[super::Requant], residual: &[i16], residual_rq: super::Requant) {
+    for ((v, rq), &r) in z.iter_mut().zip(branch_rq).zip(residual) {
+        *v = rq.apply(*v).saturating_add(residual_rq.apply(r as i32));
+    }
+}
+
+/// `out[c] = lut[requant_c(acc[c]) as i8]`: the activation through the host's 256-entry table.
+fn activate(acc: &[i32], requant: &[super::Requant], lut: &[i8], out: &mut [i8]) {
+    for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
+        *o = lut.get(rq.to_i8(a) as u8 as usize).copied().unwrap_or(0);
+    }
+}
+
+/// A LayerNorm's two outputs: the int16 residual and the int8 matmul input.
+fn write_ln_outputs(y: &[i32], ln: &format::LnOutput, residual: &mut [i16], x: &mut [i8]) {
+    for (((r, xo), &v), _) in residual.iter_mut().zip(x.iter_mut()).zip(y).zip(0..) {
+        *r = ln.residual.to_i16(v);
+        *xo = ln.matmul_input.to_i8(v);
+    }
+}

@@ -1,0 +1,81 @@
+//! Portable reference kernels. Integer arithmetic only; accumulators are `i32`.
+//!
+//! Weight rows are stored `[out, in_per_group]`, row-major and 16-byte aligned per tensor, the
+//! layout CMSIS-NN-style SIMD kernels read directly.
+
+/// `acc[o] = bias[o] + sum_i x[g(o) * ig + i] * w[o * ig + i]` for one input row.
+///
+/// With `groups == 1` this is `nn.Linear` (`ig = in`); with `G` groups the `out` rows are split
+/// into `G` equal blocks, block `g` reading only inputs `g*ig..(g+1)*ig` (`GroupedLinearLayer`).
+/// The int8 x int8 products are at most 2^14, so `i32` holds sums of 2^17 of them.
+pub fn dense_i8(x: &[i8], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]) {
+    let groups = groups.max(1);
+    let ig = x.len() / groups;
+    let og = acc.len() / groups;
+    if ig == 0 || og == 0 {
+        return;
+    }
+    for ((x_group, acc_group), (w_group, b_group)) in x
+        .chunks_exact(ig)
+        .zip(acc.chunks_exact_mut(og))
+        .zip(w.chunks_exact(ig * og).zip(bias.chunks_exact(og)))
+    {
+        for ((a, w_row), &b) in acc_group.iter_mut().zip(w_group.chunks_exact(ig)).zip(b_group) {
+            *a = b + dot_i8(x_group, w_row);
+        }
+    }
+}
+
+/// `sum_i a[i] * b[i]` over int8, in `i32`.
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// Depthwise 1-D convolution of token `t` over `[L, C]` rows: `acc[c] = sum_j
+/// w[c * k + j] * x[t + j - k/2, c]`, positions outside `0..L` being zero (`Conv1d`,
+/// `groups = C`, zero padding `k/2`, no bias).
+pub fn depthwise_i8(x: &[i8], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
+    acc.fill(0);
+    if channels == 0 || k == 0 {
+        return;
+    }
+    let rows = x.len() / channels;
+    let pad = k / 2;
+    for j in 0..k {
+        let Some(src) = (t + j).checked_sub(pad).filter(|&s| s < rows) else { continue };
+        let row = &x[src * channels..][..channels];
+        for ((a, &xv), taps) in acc.iter_mut().zip(row).zip(w.chunks_exact(k)) {
+            *a += xv as i32 * taps[j] as i32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_linear_and_grouped() {
+        let x = [1i8, -2, 3, 4];
+        // Linear 4 -> 2: rows [1,1,1,1] and [0,1,0,-1].
+        let mut acc = [0; 2];
+        dense_i8(&x, &[1, 1, 1, 1, 0, 1, 0, -1], &[10, 0], 1, &mut acc);
+        assert_eq!(acc, [16, -6]);
+        // Grouped G=2, 4 -> 2: output 0 reads x[0..2], output 1 reads x[2..4].
+        dense_i8(&x, &[2, 1, -1, 1], &[0, 5], 2, &mut acc);
+        assert_eq!(acc, [0, 6]);
+    }
+
+    #[test]
+    fn depthwise_pads_with_zeros() {
+        // L = 3 tokens, C = 2 channels, k = 3, filters [1,2,3] and [1,0,0].
+        let x = [1i8, 10, 2, 20, 3, 30];
+        let w = [1i8, 2, 3, 1, 0, 0];
+        let mut acc = [0; 2];
+        depthwise_i8(&x, 2, 0, &w, 3, &mut acc);
+        assert_eq!(acc, [2 * 1 + 3 * 2, 0]);
+        depthwise_i8(&x, 2, 2, &w, 3, &mut acc);
+        assert_eq!(acc, [2 + 2 * 3, 20]);
+    }
+}

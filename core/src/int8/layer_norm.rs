@@ -1,0 +1,120 @@
+//! Integer LayerNorm, used for all three kinds (embeddings, attention output, FFN output).
+//!
+//! The input is an `i32` row on a fine "LayerNorm-domain" scale (the host chooses it so the
+//! sum of the branch and the residual keeps ~20 significant bits). Then, exactly in integers:
+//!
+//! ```text
+//! mean = round(sum z / n)            d = z - mean          var = sum d^2 / n     (i64)
+//! std  = isqrt(var + eps_q)          n_c = round(d_c * 2^11 / std)  (|n_c| <= sqrt(n) * 2^11)
+//! y_c  = n_c * gamma_c + beta_c      (gamma: i16, beta: i32, both folded by the host)
+//! ```
+//!
+//! and the caller requantizes `y` to its outputs. The reciprocal `2^47 / std` is taken once per
+//! row, so a row costs one 64-bit division, not one per element.
+
+/// Fraction bits of the normalised value `n_c`.
+pub const NORM_BITS: u32 = 11;
+
+/// The per-channel affine part: `gamma` as i16 and `beta` as i32, on the host's scales.
+#[derive(Clone, Copy, Debug)]
+pub struct Affine<'a> {
+    /// `[n]` quantized gamma.
+    pub gamma: &'a [i16],
+    /// `[n]` beta on the scale of `n_c * gamma_c`.
+    pub beta: &'a [i32],
+}
+
+/// Normalises `z` in place: each element becomes `y_c` of the module doc.
+///
+/// `eps_q` is the config's epsilon on the squared input scale, rounded (often 0).
+pub fn layer_norm(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
+    let n = z.len() as i64;
+    if n == 0 {
+        return;
+    }
+    let sum: i64 = z.iter().map(|&v| v as i64).sum();
+    let mean = div_round(sum, n);
+    let mut var_sum: u64 = 0;
+    for v in z.iter() {
+        let d = (*v as i64 - mean).unsigned_abs();
+        var_sum = var_sum.saturating_add(d.saturating_mul(d));
+    }
+    let var = var_sum / n as u64 + eps_q as u64;
+    let std = isqrt(var).max(1);
+    // |d_c| <= sqrt(n) * (std + 1), so |d_c * 2^47 / std| <= sqrt(n) * 2^48, far below 2^63
+    // for any real row; the saturating operations only keep absurd input from wrapping.
+    let reciprocal = ((1u64 << 47) / std) as i64;
+    let shift = 47 - NORM_BITS;
+    for ((v, &g), &b) in z.iter_mut().zip(affine.gamma).zip(affine.beta) {
+        let d = *v as i64 - mean;
+        let normalised = d.saturating_mul(reciprocal).saturating_add(1 << (shift - 1)) >> shift;
+        let y = normalised.saturating_mul(g as i64).saturating_add(b as i64);
+        *v = y.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    }
+}
+
+/// `round(a / b)` for `b > 0`, halves away from zero.
+fn div_round(a: i64, b: i64) -> i64 {
+    if a >= 0 {
+        (a + b / 2) / b
+    } else {
+        -((-a + b / 2) / b)
+    }
+}
+
+/// `floor(sqrt(x))` by Newton's iteration on integers.
+pub fn isqrt(x: u64) -> u64 {
+    if x < 2 {
+        return x;
+    }
+    // Start above the root: 2^ceil(bits/2).
+    let bits = 64 - x.leading_zeros();
+    let mut r = 1u64 << bits.div_ceil(2);
+    loop {
+        let next = (r + x / r) / 2;
+        if next >= r {
+            return r;
+        }
+        r = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isqrt_is_floor_sqrt() {
+        for x in (0..10_000u64).chain([u64::MAX, u64::MAX - 1, 1 << 62, (1 << 62) - 1, 999_999_999_999]) {
+            let r = isqrt(x);
+            assert!(r.checked_mul(r).is_some_and(|sq| sq <= x), "{x}");
+            assert!((r + 1).checked_mul(r + 1).is_none_or(|sq| sq > x), "{x}");
+        }
+    }
+
+    #[test]
+    fn normalises_like_float() {
+        let input: [i32; 8] = [1000, -2000, 3000, 500, -700, 0, 1200, -3000];
+        let mut z = input;
+        let gamma = [1 << 12; 8]; // 1.0 on a 2^-12 scale
+        let beta = [0; 8];
+        layer_norm(&mut z, Affine { gamma: &gamma, beta: &beta }, 0);
+        let mean = input.iter().map(|&v| v as f64).sum::<f64>() / 8.0;
+        let var = input.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / 8.0;
+        for (y, x) in z.iter().zip(input) {
+            let expected = (x as f64 - mean) / var.sqrt();
+            let got = *y as f64 / (1u64 << (NORM_BITS + 12)) as f64;
+            assert!((got - expected).abs() < 2e-3, "{got} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn constant_and_extreme_rows_do_not_panic() {
+        let mut z = [7; 4];
+        layer_norm(&mut z, Affine { gamma: &[1; 4], beta: &[3; 4] }, 0);
+        assert_eq!(z, [3; 4]);
+        let mut z = [i32::MAX, i32::MIN, i32::MAX, i32::MIN];
+        layer_norm(&mut z, Affine { gamma: &[i16::MAX; 4], beta: &[i32::MAX; 4] }, u32::MAX);
+        layer_norm(&mut [], Affine { gamma: &[], beta: &[] }, 0);
+    }
+}

@@ -1,0 +1,28 @@
+//! The integer-only int8 engine: a packed model ([`Model`]), its numerics, and the forward
+//! pass ([`Engine`]). No floating point is used anywhere in this module.
+//!
+//! Numerics in one page (`docs/FORMAT.md` has the blob, `docs/INT8.md` the derivations):
+//! - Weights are int8, symmetric, one scale per output channel; biases int32 on the scale
+//!   `s_in * s_w[c]`. Every rescale is a [`Requant`] (31-bit multiplier + shift, round half
+//!   up), computed on the host.
+//! - Matrix inputs are int8 (per-tensor scale). The residual stream is int16; each residual sum
+//!   and LayerNorm runs on a fine `i32` domain.
+//! - Softmax (attention over tokens, dynamic-convolution taps) is base-2 with a 256-entry
+//!   table, in Q15. GELU (or the configured activation) is a 256-entry int8 table per layer,
+//!   filled by the host. LayerNorm uses an integer square root and one reciprocal per row.
+
+mod engine;
+pub mod format;
+pub mod kernels;
+mod layer_norm;
+mod model;
+mod requant;
+mod softmax;
+#[cfg(feature = "std")]
+mod write;
+
+pub use engine::{arena_bytes, ClassifyError, Classification, Engine};
+pub use model::{crc32, FormatError, Model, QDense, TensorProblem};
+pub use requant::Requant;
+#[cfg(feature = "std")]
+pub use write::{AlignedBlob, BlobWriter};

@@ -1,0 +1,105 @@
+//! Fixed-point rescaling: the one rounding rule every integer step of the engine uses.
+//!
+//! A real factor `M` (a ratio of scales, e.g. `s_in * s_w / s_out`) is stored as a 31-bit
+//! multiplier `m` and a right shift `n`, `M ~ m / 2^n`, computed once on the host. The device
+//! then computes `round(x * M)` as `(x * m + 2^(n-1)) >> n` in 64-bit integers: **round half
+//! toward +infinity**, one product and one shift. Every target (portable kernel, DSP, NEON,
+//! host) must use exactly this, so that results are bit-identical everywhere.
+
+/// `x -> round(x * multiplier / 2^shift)` with round-half-up; see the module doc.
+///
+/// Stored in blobs as two little-endian `i32`s, which is also its memory layout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Requant {
+    /// `m`, in `0..2^31`.
+    pub multiplier: i32,
+    /// `n`, in `1..=62`.
+    pub shift: i32,
+}
+
+impl Requant {
+    /// Whether the pair is one [`Requant::apply`] accepts: a blob is checked with this once.
+    pub const fn is_valid(self) -> bool {
+        self.multiplier >= 0 && self.shift >= 1 && self.shift <= 62
+    }
+
+    /// `round(x * m / 2^n)`, saturated to `i32`.
+    ///
+    /// The product `|x| * m < 2^62` and the rounding term `2^(n-1) <= 2^61` cannot overflow
+    /// `i64`; an out-of-range pair (refused at load time) would still only give a wrong value.
+    #[inline]
+    pub fn apply(self, x: i32) -> i32 {
+        let shift = (self.shift & 63) as u32;
+        let product = x as i64 * self.multiplier as i64;
+        let rounded = product.saturating_add((1i64 << shift) >> 1) >> shift;
+        rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+    }
+
+    /// [`Requant::apply`], saturated to `i8`.
+    #[inline]
+    pub fn to_i8(self, x: i32) -> i8 {
+        self.apply(x).clamp(i8::MIN as i32, i8::MAX as i32) as i8
+    }
+
+    /// [`Requant::apply`], saturated to `i16`.
+    #[inline]
+    pub fn to_i16(self, x: i32) -> i16 {
+        self.apply(x).clamp(i16::MIN as i32, i16::MAX as i32) as i16
+    }
+
+    /// The pair closest to the real factor `factor` (host side; the device never sees floats).
+    ///
+    /// Returns `None` when the factor is negative, not finite, or too large (`>= 2^30`).
+    #[cfg(any(test, feature = "std"))]
+    pub fn from_real(factor: f64) -> Option<Self> {
+        if !factor.is_finite() || factor < 0.0 || factor >= (1u64 << 30) as f64 {
+            return None;
+        }
+        if factor == 0.0 {
+            return Some(Self { multiplier: 0, shift: 1 });
+        }
+        // Largest shift keeping m below 2^31: factor * 2^n < 2^31.
+        let mut shift = 62;
+        while shift > 1 && factor * (1u64 << shift) as f64 >= (1u64 << 31) as f64 {
+            shift -= 1;
+        }
+        let multiplier = (factor * (1u64 << shift) as f64).round();
+        let multiplier = if multiplier >= (1u64 << 31) as f64 { (1u64 << 31) - 1 } else { multiplier as u64 };
+        Some(Self { multiplier: multiplier as i32, shift })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_half_up() {
+        let half = Requant { multiplier: 1 << 30, shift: 31 }; // x / 2
+        assert_eq!([half.apply(3), half.apply(-3), half.apply(1), half.apply(-1)], [2, -1, 1, 0]);
+    }
+
+    #[test]
+    fn saturates() {
+        let big = Requant { multiplier: i32::MAX, shift: 1 };
+        assert_eq!(big.apply(i32::MAX), i32::MAX);
+        assert_eq!(big.to_i8(1000), 127);
+        assert_eq!(big.to_i8(-1000), -128);
+        // An invalid shift is masked, never a panic.
+        assert_eq!(Requant { multiplier: 5, shift: 99 }.apply(7), 0);
+    }
+
+    #[test]
+    fn from_real_is_close() {
+        for factor in [1e-6, 0.0123, 0.5, 1.0, 3.75, 1000.0, 123456.0] {
+            let r = Requant::from_real(factor).unwrap();
+            assert!(r.is_valid());
+            let x = 1_000;
+            let exact = x as f64 * factor;
+            assert!((r.apply(x) as f64 - exact).abs() <= 0.5 + exact.abs() * 1e-8, "{factor}");
+        }
+        assert_eq!(Requant::from_real(-1.0), None);
+        assert_eq!(Requant::from_real(f64::NAN), None);
+    }
+}

@@ -1,0 +1,60 @@
+//! Calibration: the float model runs on real utterances and records, for every tensor that
+//! will be quantized, the largest magnitude it reaches.
+//!
+//! Method: max-abs over all tokens of all calibration utterances, each run alone at its exact
+//! length (batch 1, so no padding token ever enters the statistics). Max rather than a
+//! percentile because BERT's outlier channels carry signal (clipping them hurt accuracy in
+//! published reproductions); the int16 residual stream and the fine i32 LayerNorm domains give
+//! the headroom that max-abs needs.
+
+use convbert::float::{FloatModel, Observer, Point};
+use convbert::tokenizer::Tokenizer;
+use std::collections::HashMap;
+
+/// Max |value| per (layer, point).
+#[derive(Default)]
+pub struct Ranges {
+    max: HashMap<(usize, Point), f32>,
+}
+
+impl Observer for Ranges {
+    fn observe(&mut self, layer: usize, point: Point, values: &[f32]) {
+        let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let slot = self.max.entry((layer, point)).or_insert(0.0);
+        *slot = slot.max(m);
+    }
+}
+
+impl Ranges {
+    /// The largest magnitude seen at `point` of `layer`, never zero (an unseen or all-zero
+    /// tensor gets a tiny range so that its scale stays finite).
+    pub fn get(&self, layer: usize, point: Point) -> f64 {
+        self.max.get(&(layer, point)).copied().unwrap_or(0.0).max(1e-6) as f64
+    }
+}
+
+/// Runs the float model over `texts` and collects ranges; `progress(done, total)` is called
+/// after each text.
+///
+/// # Errors
+/// A message if a text cannot be tokenized or run.
+pub fn calibrate(
+    model: &FloatModel<'_>,
+    tokenizer: &Tokenizer<'_>,
+    texts: &[String],
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Ranges, String> {
+    let mut ranges = Ranges::default();
+    let max_len = tokenizer.settings.max_len;
+    let mut ids = vec![0u32; max_len];
+    let mut scratch = vec![0.0f32; model.scratch_len(max_len)];
+    let mut logits = vec![0.0f32; model.config().num_labels];
+    for (n, text) in texts.iter().enumerate() {
+        let encoding = tokenizer.encode(text, &mut ids).map_err(|e| format!("calibration text {}: {e}", n + 1))?;
+        model
+            .classify_observed(&ids[..encoding.len], None, &mut scratch, &mut logits, &mut ranges)
+            .map_err(|e| format!("calibration text {}: {e}", n + 1))?;
+        progress(n + 1, texts.len());
+    }
+    Ok(ranges)
+}

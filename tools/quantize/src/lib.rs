@@ -1,0 +1,11 @@
+//! Post-training int8 quantization of a ConvBERT checkpoint into a packed blob.
+//!
+//! [`calibrate`] runs the float reference on real utterances and records every tensor's
+//! range; [`pack`] turns weights and ranges into the blob that `convbert::int8::Model`
+//! reads. The numerics are described in `docs/INT8.md`.
+
+pub mod calibrate;
+pub mod pack;
+
+pub use calibrate::{calibrate, Ranges};
+pub use pack::{pack, Packed};

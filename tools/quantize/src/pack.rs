@@ -1,0 +1,307 @@
+//! Turning a float model and its calibration ranges into a blob, slot by slot in
+//! `convbert::int8::format` order. Each step's comment gives the scales it uses; the device
+//! side of every step is the same-named step of `convbert::int8::Engine`.
+//!
+//! Scale conventions (all symmetric, zero point 0):
+//! - `s8(max) = max / 127` for int8 tensors, `s16(max) = max / 32767` for the int16 residual;
+//! - LayerNorm inputs and logits live on fine i32 domains, `max / 2^22` and `max / 2^20`;
+//! - weights: one scale per output channel, `max|row| / 127`; biases on `s_in * s_w[c]`.
+
+use crate::calibrate::Ranges;
+use convbert::float::{Dense, FloatModel, Layout, Point};
+use convbert::int8::format::{self, ClassifierScalars, ConfigRecord, EmbeddingScalars, Header, LayerScalars, LnOutput, TokenizerRecord};
+use convbert::int8::{BlobWriter, Requant};
+use convbert::tokenizer::Tokenizer;
+use convbert::Activation;
+
+/// Headroom of the i32 LayerNorm domain: the calibrated max maps to 2^22.
+const LN_DOMAIN: f64 = (1u32 << 22) as f64;
+/// The logits' i32 domain: the calibrated max maps to 2^20.
+const LOGIT_DOMAIN: f64 = (1u32 << 20) as f64;
+/// Fraction bits of the integer LayerNorm's normalised value (`layer_norm::NORM_BITS`).
+const NORM_BITS: i32 = 11;
+
+fn s8(max: f64) -> f64 {
+    max / 127.0
+}
+
+fn s16(max: f64) -> f64 {
+    max / 32767.0
+}
+
+/// A real factor as a requantization pair.
+fn requant(factor: f64, what: &str) -> Result<Requant, String> {
+    Requant::from_real(factor).ok_or_else(|| format!("{what}: rescale factor {factor:e} is out of range"))
+}
+
+fn round_i32(v: f64) -> i32 {
+    v.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32
+}
+
+fn quantize_i8(v: f64, scale: f64) -> i8 {
+    (v / scale).round().clamp(-127.0, 127.0) as i8
+}
+
+/// The weight rows of `d` as `[out, in/groups]` (a grouped layer's `[G, in/G, out/G]` is
+/// transposed block by block).
+fn weight_rows(d: &Dense<'_>) -> Vec<Vec<f32>> {
+    match d.layout {
+        Layout::Linear => d.weight.chunks_exact(d.in_features).map(<[f32]>::to_vec).collect(),
+        Layout::Grouped(g) => {
+            let (ig, og) = (d.in_features / g, d.out_features / g);
+            (0..d.out_features)
+                .map(|o| {
+                    let (group, j) = (o / og, o % og);
+                    (0..ig).map(|i| d.weight[group * ig * og + i * og + j]).collect()
+                })
+                .collect()
+        }
+    }
+}
+
+/// Pushes weight, bias and requant of `d`: input scale `s_in`, output scale `s_out`.
+/// Returns the per-channel weight scales.
+fn push_dense(w: &mut BlobWriter, d: &Dense<'_>, s_in: f64, s_out: f64, what: &str) -> Result<Vec<f64>, String> {
+    let rows = weight_rows(d);
+    let scales: Vec<f64> = rows.iter().map(|r| s8(r.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64)).collect();
+    let weights: Vec<i8> = rows.iter().zip(&scales).flat_map(|(r, &s)| r.iter().map(move |&v| quantize_i8(v as f64, s))).collect();
+    let bias: Vec<i32> = d.bias.iter().zip(&scales).map(|(&b, &s)| round_i32(b as f64 / (s_in * s))).collect();
+    let requants = scales.iter().map(|&s| requant(s_in * s / s_out, what)).collect::<Result<Vec<_>, _>>()?;
+    w.push_i8(&weights);
+    w.push_i32(&bias);
+    w.push_requants(&requants);
+    Ok(scales)
+}
+
+/// Pushes a LayerNorm's gamma (i16) and beta (i32) and returns its outputs' requants: the
+/// integer LN produces `y = n * G + B` on the scale `s_gamma * 2^-11`.
+fn push_layer_norm(
+    w: &mut BlobWriter,
+    gamma: &[f32],
+    beta: &[f32],
+    (eps, s_in): (f32, f64),
+    (s_residual, s_matmul): (f64, f64),
+    what: &str,
+) -> Result<LnOutput, String> {
+    let s_gamma = gamma.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6) as f64 / 16383.0;
+    let s_y = s_gamma / (1u32 << NORM_BITS) as f64;
+    let g: Vec<i16> = gamma.iter().map(|&v| (v as f64 / s_gamma).round() as i16).collect();
+    let b: Vec<i32> = beta.iter().map(|&v| round_i32(v as f64 / s_y)).collect();
+    if b.iter().any(|v| v.unsigned_abs() >= 1 << 29) {
+        return Err(format!("{what}: LayerNorm beta too large relative to gamma for the integer format"));
+    }
+    w.push_i16(&g);
+    w.push_i32(&b);
+    Ok(LnOutput {
+        residual: requant(s_y / s_residual, what)?,
+        matmul_input: requant(s_y / s_matmul, what)?,
+        eps_q: (eps as f64 / (s_in * s_in)).round().min(u32::MAX as f64) as u32,
+        reserved: 0,
+    })
+}
+
+/// The activation through a 256-entry table: `lut[i as u8] = act(i * s_in) / s_out`.
+fn activation_lut(act: Activation, s_in: f64, s_out: f64) -> Vec<i8> {
+    (0..256)
+        .map(|u| {
+            let x = (u as u8 as i8) as f64 * s_in;
+            let y = match act {
+                Activation::Gelu => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+                Activation::GeluNew => {
+                    0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+                }
+                Activation::Relu => x.max(0.0),
+            };
+            quantize_i8(y, s_out)
+        })
+        .collect()
+}
+
+/// erf by Abramowitz-Stegun 7.1.26 refined: this only fills a 256-entry int8 table, where its
+/// 1.5e-7 error is far below half an output step.
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let y = 1.0 - poly * (-x * x).exp();
+    if x >= 0.0 { y } else { -y }
+}
+
+/// Per-layer activation scales that the next layer needs.
+struct Stream {
+    s_residual: f64,
+    s_matmul: f64,
+}
+
+/// The packed blob and the scales host tools need to read its outputs.
+pub struct Packed {
+    /// The blob bytes.
+    pub blob: Vec<u8>,
+    /// Real value of one unit of the int16 residual stream after the embeddings (index 0)
+    /// and after each layer.
+    pub residual_scales: Vec<f64>,
+    /// Real value of one logit unit.
+    pub logit_scale: f64,
+}
+
+/// Packs `model` with `ranges` into a blob; the vocabulary and labels come with it.
+///
+/// # Errors
+/// A message naming the step whose scale cannot be represented.
+pub fn pack(model: &FloatModel<'_>, tokenizer: &Tokenizer<'_>, vocab_text: &str, labels: &[String], ranges: &Ranges) -> Result<Packed, String> {
+    let c = *model.config();
+    let head = model.classifier().ok_or("the model has no classification head to quantize")?;
+    let (h, e, k) = (c.hidden_size, c.embedding_size, c.conv_kernel_size);
+    let log2e_256 = std::f64::consts::LOG2_E * 256.0;
+    let r = |layer, point| ranges.get(layer, point);
+    let mut w = BlobWriter::new();
+    let mut residual_scales = Vec::new();
+
+    // Vocabulary: the text and its lookup index.
+    let tokens = convbert::tokenizer::Vocab::token_count(vocab_text);
+    let (mut offsets, mut sorted) = (vec![0u32; tokens + 1], vec![0u32; tokens]);
+    convbert::tokenizer::Vocab::build_index(vocab_text, &mut offsets, &mut sorted).map_err(|err| err.to_string())?;
+    w.push_bytes(format::Dtype::U8, vocab_text.as_bytes().to_vec());
+    w.push_u32(&offsets);
+    w.push_u32(&sorted);
+
+    // Embeddings: word rows int8 with a scale per row, position and type per table; their sum
+    // on the LayerNorm(E) domain s_e.
+    let emb = model.embeddings();
+    let s_e = r(0, Point::EmbeddingSum) / LN_DOMAIN;
+    let mut word = Vec::with_capacity(emb.word.len());
+    let mut word_rq = Vec::with_capacity(c.vocab_size);
+    for row in emb.word.chunks_exact(e) {
+        let s = s8(row.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
+        word.extend(row.iter().map(|&v| quantize_i8(v as f64, s)));
+        word_rq.push(requant(s / s_e, "embeddings.word")?);
+    }
+    w.push_i8(&word);
+    w.push_requants(&word_rq);
+    let table = |values: &[f32]| {
+        let s = s8(values.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
+        (values.iter().map(|&v| quantize_i8(v as f64, s)).collect::<Vec<i8>>(), s)
+    };
+    let (position, s_pos) = table(emb.position);
+    let (token_type, s_type) = table(emb.token_type);
+    w.push_i8(&position);
+    w.push_i8(&token_type);
+
+    // LayerNorm(E), then (when E != H) the projection into the residual stream.
+    let first = if c.has_embeddings_project() { Point::Projected } else { Point::EmbeddingNorm };
+    let mut stream = Stream { s_residual: s16(r(0, first)), s_matmul: s8(r(0, first)) };
+    let s_emb8 = s8(r(0, Point::EmbeddingNorm));
+    let ln_targets = if c.has_embeddings_project() { (stream.s_residual, s_emb8) } else { (stream.s_residual, stream.s_matmul) };
+    let ln = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), ln_targets, "embeddings.LayerNorm")?;
+    match &emb.project {
+        Some(p) => {
+            push_dense(&mut w, p, s_emb8, stream.s_residual, "embeddings_project")?;
+        }
+        None => {
+            w.push_i8(&[]);
+            w.push_i32(&[]);
+            w.push_requants(&[]);
+        }
+    }
+    w.push_record(&EmbeddingScalars {
+        position: requant(s_pos / s_e, "embeddings.position")?,
+        token_type: requant(s_type / s_e, "embeddings.token_type")?,
+        ln,
+        project_matmul_input: requant(stream.s_residual / stream.s_matmul, "embeddings_project")?,
+    });
+    residual_scales.push(stream.s_residual);
+
+    for (n, layer) in model.layers().iter().enumerate() {
+        let p = |point| r(n, point);
+        let name = |what: &str| format!("encoder.layer.{n}.{what}");
+        let s_x = stream.s_matmul;
+        // q, k, v, conv value: int8 each.
+        let (s_q, s_k, s_v, s_co) = (s8(p(Point::Query)), s8(p(Point::Key)), s8(p(Point::Value)), s8(p(Point::ConvValue)));
+        push_dense(&mut w, &layer.query, s_x, s_q, &name("query"))?;
+        push_dense(&mut w, &layer.key, s_x, s_k, &name("key"))?;
+        push_dense(&mut w, &layer.value, s_x, s_v, &name("value"))?;
+        push_dense(&mut w, &layer.conv_out, s_x, s_co, &name("conv_out_layer"))?;
+
+        // Depthwise filter: a scale per channel over its K taps; output int8.
+        let s_dw = s8(p(Point::Depthwise));
+        let mut dw = Vec::with_capacity(h * k);
+        let mut dw_rq = Vec::with_capacity(h);
+        for taps in layer.key_conv_depthwise.chunks_exact(k) {
+            let s = s8(taps.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
+            dw.extend(taps.iter().map(|&v| quantize_i8(v as f64, s)));
+            dw_rq.push(requant(s_x * s / s_dw, &name("depthwise"))?);
+        }
+        w.push_i8(&dw);
+        w.push_requants(&dw_rq);
+        let s_sk = s8(p(Point::SpanKey));
+        push_dense(&mut w, &layer.key_conv_pointwise, s_dw, s_sk, &name("pointwise"))?;
+
+        // Kernel generator on span_key * query; its logits on an i32 domain for the softmax.
+        let s_kq = s8(p(Point::KeyQuery));
+        let s_taps = p(Point::KernelLogits) / LOGIT_DOMAIN;
+        push_dense(&mut w, &layer.conv_kernel, s_kq, s_taps, &name("conv_kernel_layer"))?;
+
+        // Mixed heads (one int8 scale), output dense into the attention LayerNorm domain.
+        let s_mix = s8(p(Point::Mixed));
+        let s_z1 = p(Point::AttentionSum) / LN_DOMAIN;
+        push_dense(&mut w, &layer.attention_output, s_mix, s_z1, &name("attention.output.dense"))?;
+        let attention_stream = Stream { s_residual: s16(p(Point::AttentionNorm)), s_matmul: s8(p(Point::AttentionNorm)) };
+        let attention_ln = push_layer_norm(
+            &mut w,
+            layer.attention_ln_gamma,
+            layer.attention_ln_beta,
+            (c.layer_norm_eps, s_z1),
+            (attention_stream.s_residual, attention_stream.s_matmul),
+            &name("attention.output.LayerNorm"),
+        )?;
+
+        // FFN: int8 activation input and output around a 256-entry table.
+        let (s_act_in, s_act_out) = (s8(p(Point::FfnPre)), s8(p(Point::FfnAct)));
+        push_dense(&mut w, &layer.intermediate, attention_stream.s_matmul, s_act_in, &name("intermediate.dense"))?;
+        w.push_i8(&activation_lut(c.hidden_act, s_act_in, s_act_out));
+        let s_z2 = p(Point::FfnSum) / LN_DOMAIN;
+        push_dense(&mut w, &layer.output, s_act_out, s_z2, &name("output.dense"))?;
+        let next = Stream { s_residual: s16(p(Point::FfnNorm)), s_matmul: s8(p(Point::FfnNorm)) };
+        let ffn_ln = push_layer_norm(
+            &mut w,
+            layer.output_ln_gamma,
+            layer.output_ln_beta,
+            (c.layer_norm_eps, s_z2),
+            (next.s_residual, next.s_matmul),
+            &name("output.LayerNorm"),
+        )?;
+
+        let hs = c.head_size() as f64;
+        w.push_record(&LayerScalars {
+            key_query: requant(s_sk * s_q / s_kq, &name("span_key*query"))?,
+            taps_log2: requant(s_taps * log2e_256, &name("conv kernel softmax"))?,
+            conv: requant(s_co / 32768.0 / s_mix, &name("dynamic conv"))?,
+            scores_log2: requant(s_q * s_k / hs.sqrt() * log2e_256, &name("attention softmax"))?,
+            context: requant(s_v / 32768.0 / s_mix, &name("attention context"))?,
+            attention_residual: requant(stream.s_residual / s_z1, &name("attention residual"))?,
+            attention_ln,
+            ffn_residual: requant(attention_stream.s_residual / s_z2, &name("ffn residual"))?,
+            ffn_ln,
+        });
+        stream = next;
+        residual_scales.push(stream.s_residual);
+    }
+
+    // Classifier on [CLS]: dense -> activation table -> out_proj -> i32 logits.
+    let (s_head_in, s_head_out) = (s8(r(0, Point::HeadPre)), s8(r(0, Point::HeadAct)));
+    push_dense(&mut w, &head.dense, stream.s_matmul, s_head_in, "classifier.dense")?;
+    w.push_i8(&activation_lut(c.hidden_act, s_head_in, s_head_out));
+    let logit_scale = r(0, Point::Logits) / LOGIT_DOMAIN;
+    push_dense(&mut w, &head.out_proj, s_head_out, logit_scale, "classifier.out_proj")?;
+    w.push_record(&ClassifierScalars { logits_log2: requant(logit_scale * log2e_256, "classifier softmax")? });
+
+    let label_text: String = labels.iter().map(|l| format!("{l}\n")).collect();
+    let settings = tokenizer.settings;
+    let header = Header {
+        config: ConfigRecord::new(&c),
+        tokenizer: TokenizerRecord { lowercase: settings.lowercase, strip_accents: settings.strip_accents, max_len: settings.max_len as u32 },
+        labels: &label_text,
+        logit_scale_f16: half::f16::from_f64(logit_scale).to_bits(),
+    };
+    let blob = w.finish(&header).map_err(|err| format!("header: {err}"))?;
+    Ok(Packed { blob, residual_scales, logit_scale })
+}

@@ -1,0 +1,49 @@
+//! Quantize a golden model and run the blob through the int8 engine: it must parse, and its
+//! predictions must agree with the float reference.
+
+use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
+use convbert_hf::Checkpoint;
+use std::path::Path;
+
+fn snips_texts(n: usize) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let data = std::fs::read_to_string(root.join("../shared/datasets/snips/test.tsv")).unwrap();
+    data.lines().take(n).map(|l| l.split_once('\t').unwrap().1.to_owned()).collect()
+}
+
+#[test]
+fn quantized_golden_model_agrees_with_float() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for name in ["tiny-k3", "small-2l", "tiny-k5-relu", "tiny-eh"] {
+        let ckpt = Checkpoint::load(root.join("tests/golden/models").join(name)).unwrap();
+        let layers = ckpt.float_layers().unwrap();
+        let model = ckpt.float_model(&layers).unwrap();
+        let tokenizer = ckpt.tokenizer().unwrap();
+        let texts = snips_texts(200);
+        let ranges = convbert_quantize::calibrate(&model, &tokenizer, &texts[..100], |_, _| {}).unwrap();
+        let packed = convbert_quantize::pack(&model, &tokenizer, &ckpt.vocab_text, &ckpt.labels, &ranges).unwrap();
+
+        let blob = AlignedBlob::new(&packed.blob);
+        let qmodel = Model::from_bytes(blob.bytes()).unwrap();
+        let mut arena = vec![0u8; arena_bytes(&qmodel, tokenizer.settings.max_len)];
+        let mut engine = Engine::new(&qmodel, &mut arena).unwrap();
+
+        let mut ids = vec![0u32; tokenizer.settings.max_len];
+        let mut scratch = vec![0.0; model.scratch_len(tokenizer.settings.max_len)];
+        let mut logits = vec![0.0f32; ckpt.labels.len()];
+        let (mut agree, mut worst) = (0, 0.0f64);
+        for text in &texts {
+            let enc = tokenizer.encode(text, &mut ids).unwrap();
+            model.classify(&ids[..enc.len], None, &mut scratch, &mut logits).unwrap();
+            let q = engine.classify(text).unwrap();
+            let float_best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+            agree += usize::from(q.label == float_best);
+            let max = logits.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+            for (&ql, &fl) in q.logits.iter().zip(&logits) {
+                worst = worst.max((ql as f64 * packed.logit_scale - fl as f64).abs() / max);
+            }
+        }
+        println!("{name}: blob {} bytes, top-1 agreement {agree}/{}, worst logit error {worst:.3} of max", packed.blob.len(), texts.len());
+    }
+}
+
