@@ -281,7 +281,7 @@ impl<'m, 'a> Engine<'m, 'a> {
             let rows = word.chunks_exact(e).nth(id).zip(position.chunks_exact(e).nth(t)).zip(token_type.chunks_exact(e).next());
             let Some(((w, p), ty)) = rows else { continue };
             for (((zc, &wv), &pv), &tv) in z.iter_mut().zip(w).zip(p).zip(ty) {
-                *zc = rq.apply(wv as i32) + s.position.apply(pv as i32) + s.token_type.apply(tv as i32);
+                *zc = rq.apply(wv as i32).saturating_add(s.position.apply(pv as i32)).saturating_add(s.token_type.apply(tv as i32));
             }
             layer_norm(z, affine, s.ln.eps_q);
             let (residual, x) = (&mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
@@ -363,7 +363,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                 sums.fill(0);
                 for (u, &p) in self.probs[..l].iter().enumerate() {
                     for (sum, &v) in sums.iter_mut().zip(&self.value[u * a + col..][..hs]) {
-                        *sum += p as i32 * v as i32;
+                        *sum = sum.wrapping_add(p as i32 * v as i32);
                     }
                 }
                 for (o, &sum) in self.mixed[t * h + col..][..hs].iter_mut().zip(sums.iter()) {
@@ -374,7 +374,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                 for (j, &p) in self.taps[(t * nh + head) * k..][..k].iter().enumerate() {
                     let Some(src) = (t + j).checked_sub(pad).filter(|&src| src < l) else { continue };
                     for (sum, &v) in sums.iter_mut().zip(&self.conv_value[src * a + col..][..hs]) {
-                        *sum += p as i32 * v as i32;
+                        *sum = sum.wrapping_add(p as i32 * v as i32);
                     }
                 }
                 for (o, &sum) in self.mixed[t * h + a + col..][..hs].iter_mut().zip(sums.iter()) {

@@ -4,7 +4,11 @@
 //! input (a missing folder, a corrupt file, invalid UTF-8 in `--file`).
 
 mod classify;
+mod eval;
 mod inspect;
+mod model;
+mod progress;
+mod quantize;
 mod texts;
 mod tokenize;
 
@@ -34,16 +38,58 @@ enum Command {
     Classify {
         #[command(flatten)]
         texts: TextArgs,
-        /// One JSON object per text: {"text", "label", "score", "logits"}.
+        /// One JSON object per text: {"text", "label", "score", "logits", "truncated"}.
         #[arg(long)]
         json: bool,
+    },
+    /// Score a model on a labelled dataset: accuracy, per-class precision/recall/F1, the most
+    /// confused labels, and for a blob with `--float`, agreement with its float checkpoint.
+    Eval {
+        /// Hugging Face checkpoint folder or a packed `.cbq` blob.
+        #[arg(long)]
+        model: PathBuf,
+        /// Labelled texts, `label<TAB>text` per line; every label must be one of the model's.
+        #[arg(long)]
+        data: PathBuf,
+        /// One JSON object with every number instead of the report.
+        #[arg(long)]
+        json: bool,
+        /// The checkpoint the `--model` blob was quantized from, to compare against.
+        #[arg(long)]
+        float: Option<PathBuf>,
+        /// Only the first N lines of `--data`.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Quantize a checkpoint to a packed int8 blob, calibrating on real text.
+    Quantize {
+        /// Hugging Face checkpoint folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Calibration texts, `label<TAB>text` per line (e.g. a dataset's train.tsv).
+        #[arg(long)]
+        calib: PathBuf,
+        /// How many calibration texts to use, spread over the file.
+        #[arg(long, default_value_t = 400)]
+        samples: usize,
+        /// Longest input in tokens the blob accepts (sizes the device's arena); default:
+        /// the checkpoint's max length.
+        #[arg(long)]
+        max_len: Option<usize>,
+        /// Keep only the vocabulary these `label<TAB>text` files need (repeatable).
+        #[arg(long, num_args = 1..)]
+        prune_vocab: Vec<PathBuf>,
+        /// Output blob.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
 /// A model and the texts to run through it.
 #[derive(Args)]
 struct TextArgs {
-    /// Hugging Face checkpoint folder (config.json, model.safetensors, vocab.txt).
+    /// Hugging Face checkpoint folder (config.json, model.safetensors, vocab.txt) or a packed
+    /// `.cbq` blob (run by the int8 engine).
     #[arg(long)]
     model: PathBuf,
     /// Read texts from this file, one per line (UTF-8).
@@ -58,13 +104,34 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let out = &mut stdout.lock();
     let result = match cli.command {
-        Command::Inspect { model } => inspect::run(&model),
-        Command::Tokenize(args) => tokenize::run(&args),
-        Command::Classify { texts, json } => classify::run(&texts, json),
+        Command::Inspect { model } => inspect::run(&model, out),
+        Command::Tokenize(args) => tokenize::run(&args, out),
+        Command::Classify { texts, json } => classify::run(&texts, json, out),
+        Command::Eval { model, data, json, float, limit } => {
+            let options = eval::Options { model: &model, data: &data, json, float: float.as_deref(), limit };
+            eval::run(&options, out)
+        }
+        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob } => {
+            let options = quantize::Options {
+                model: &model,
+                calib: &calib,
+                samples,
+                max_len,
+                prune_vocab: &prune_vocab,
+                out: &blob,
+            };
+            quantize::run(&options, out)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`convbert ... | head`) is the reader's choice, not a failure.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -27,3 +27,32 @@ pub fn collect(file: Option<&Path>, args: &[String]) -> Result<Vec<String>, Stri
     }
     Ok(texts)
 }
+
+/// `label<TAB>text` lines of a dataset file (SNIPS/CLINC150 format), in file order.
+///
+/// # Errors
+/// A message naming the file, and the line for invalid UTF-8 or a missing tab.
+pub fn read_tsv(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let line = std::str::from_utf8(line).map_err(|e| format!("{}:{}: invalid UTF-8 ({e})", path.display(), n + 1))?;
+        let (label, text) =
+            line.split_once('\t').ok_or_else(|| format!("{}:{}: expected `label<TAB>text`", path.display(), n + 1))?;
+        rows.push((label.to_owned(), text.to_owned()));
+    }
+    Ok(rows)
+}
+
+/// `count` items spread evenly over `items` (datasets are often grouped by label, so the
+/// first `count` would see few labels).
+pub fn spread<T: Clone>(items: &[T], count: usize) -> Vec<T> {
+    if count >= items.len() {
+        return items.to_vec();
+    }
+    (0..count).map(|i| items[i * items.len() / count].clone()).collect()
+}

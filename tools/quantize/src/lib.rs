@@ -6,6 +6,10 @@
 
 pub mod calibrate;
 pub mod pack;
+pub mod prune;
+pub mod report;
 
 pub use calibrate::{calibrate, Ranges};
 pub use pack::{pack, Packed};
+pub use prune::PackVocab;
+pub use report::{measure, Report};

@@ -11,8 +11,9 @@ use crate::calibrate::Ranges;
 use convbert::float::{Dense, FloatModel, Layout, Point};
 use convbert::int8::format::{self, ClassifierScalars, ConfigRecord, EmbeddingScalars, Header, LayerScalars, LnOutput, TokenizerRecord};
 use convbert::int8::{BlobWriter, Requant};
-use convbert::tokenizer::Tokenizer;
-use convbert::Activation;
+use crate::prune::PackVocab;
+use convbert::tokenizer::{TokenizerSettings, Vocab};
+use convbert::{Activation, ModelConfig};
 
 /// Headroom of the i32 LayerNorm domain: the calibrated max maps to 2^22.
 const LN_DOMAIN: f64 = (1u32 << 22) as f64;
@@ -143,24 +144,32 @@ pub struct Packed {
     pub logit_scale: f64,
 }
 
-/// Packs `model` with `ranges` into a blob; the vocabulary and labels come with it.
+/// Packs `model` with `ranges` into a blob, with the vocabulary `vocab`, tokenizer `settings`
+/// and labels.
 ///
 /// # Errors
 /// A message naming the step whose scale cannot be represented.
-pub fn pack(model: &FloatModel<'_>, tokenizer: &Tokenizer<'_>, vocab_text: &str, labels: &[String], ranges: &Ranges) -> Result<Packed, String> {
-    let c = *model.config();
+pub fn pack(
+    model: &FloatModel<'_>,
+    settings: TokenizerSettings,
+    vocab: &PackVocab,
+    labels: &[String],
+    ranges: &Ranges,
+) -> Result<Packed, String> {
+    // A pruned vocabulary packs only its rows of the word-embedding table.
+    let c = ModelConfig { vocab_size: vocab.rows.len(), ..*model.config() };
     let head = model.classifier().ok_or("the model has no classification head to quantize")?;
-    let (h, e, k) = (c.hidden_size, c.embedding_size, c.conv_kernel_size);
+    let (h, k) = (c.hidden_size, c.conv_kernel_size);
     let log2e_256 = std::f64::consts::LOG2_E * 256.0;
     let r = |layer, point| ranges.get(layer, point);
     let mut w = BlobWriter::new();
     let mut residual_scales = Vec::new();
 
     // Vocabulary: the text and its lookup index.
-    let tokens = convbert::tokenizer::Vocab::token_count(vocab_text);
+    let tokens = Vocab::token_count(&vocab.text);
     let (mut offsets, mut sorted) = (vec![0u32; tokens + 1], vec![0u32; tokens]);
-    convbert::tokenizer::Vocab::build_index(vocab_text, &mut offsets, &mut sorted).map_err(|err| err.to_string())?;
-    w.push_bytes(format::Dtype::U8, vocab_text.as_bytes().to_vec());
+    Vocab::build_index(&vocab.text, &mut offsets, &mut sorted).map_err(|err| format!("vocabulary: {err}"))?;
+    w.push_bytes(format::Dtype::U8, vocab.text.as_bytes().to_vec());
     w.push_u32(&offsets);
     w.push_u32(&sorted);
 
@@ -170,7 +179,7 @@ pub fn pack(model: &FloatModel<'_>, tokenizer: &Tokenizer<'_>, vocab_text: &str,
     let s_e = r(0, Point::EmbeddingSum) / LN_DOMAIN;
     let mut word = Vec::with_capacity(emb.word.len());
     let mut word_rq = Vec::with_capacity(c.vocab_size);
-    for row in emb.word.chunks_exact(e) {
+    for row in vocab.rows.iter().filter_map(|&id| emb.word.chunks_exact(c.embedding_size).nth(id)) {
         let s = s8(row.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
         word.extend(row.iter().map(|&v| quantize_i8(v as f64, s)));
         word_rq.push(requant(s / s_e, "embeddings.word")?);
@@ -295,7 +304,6 @@ pub fn pack(model: &FloatModel<'_>, tokenizer: &Tokenizer<'_>, vocab_text: &str,
     w.push_record(&ClassifierScalars { logits_log2: requant(logit_scale * log2e_256, "classifier softmax")? });
 
     let label_text: String = labels.iter().map(|l| format!("{l}\n")).collect();
-    let settings = tokenizer.settings;
     let header = Header {
         config: ConfigRecord::new(&c),
         tokenizer: TokenizerRecord { lowercase: settings.lowercase, strip_accents: settings.strip_accents, max_len: settings.max_len as u32 },

@@ -21,15 +21,16 @@ pub fn dense_i8(x: &[i8], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]
         .zip(w.chunks_exact(ig * og).zip(bias.chunks_exact(og)))
     {
         for ((a, w_row), &b) in acc_group.iter_mut().zip(w_group.chunks_exact(ig)).zip(b_group) {
-            *a = b + dot_i8(x_group, w_row);
+            *a = b.wrapping_add(dot_i8(x_group, w_row));
         }
     }
 }
 
-/// `sum_i a[i] * b[i]` over int8, in `i32`.
+/// `sum_i a[i] * b[i]` over int8, in `i32` (wrapping, as the SIMD kernels do, though real
+/// layers never come near 2^17 terms).
 #[inline]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| acc.wrapping_add(x as i32 * y as i32))
 }
 
 /// Depthwise 1-D convolution of token `t` over `[L, C]` rows: `acc[c] = sum_j
@@ -46,7 +47,7 @@ pub fn depthwise_i8(x: &[i8], channels: usize, t: usize, w: &[i8], k: usize, acc
         let Some(src) = (t + j).checked_sub(pad).filter(|&s| s < rows) else { continue };
         let row = &x[src * channels..][..channels];
         for ((a, &xv), taps) in acc.iter_mut().zip(row).zip(w.chunks_exact(k)) {
-            *a += xv as i32 * taps[j] as i32;
+            *a = a.wrapping_add(xv as i32 * taps[j] as i32);
         }
     }
 }

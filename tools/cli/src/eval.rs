@@ -1,0 +1,372 @@
+//! `convbert eval`: how well a model classifies a labelled dataset (accuracy, per-class
+//! precision/recall/F1, the most confused pairs), and, for a blob, how much quantization cost
+//! against its float checkpoint.
+//!
+//! For CLINC150-style data (a label named [`OOS`]) it also reports in-scope accuracy and oos
+//! recall, the two numbers the CLINC150 paper (Larson et al., 2019) uses.
+
+use crate::model::ModelSource;
+use crate::{progress, texts, CliResult};
+use serde_json::json;
+use std::collections::HashMap;
+use std::error::Error;
+use std::io::Write;
+use std::path::Path;
+
+/// The out-of-scope label of CLINC150.
+const OOS: &str = "oos";
+
+/// Confused pairs listed.
+const TOP_CONFUSIONS: usize = 10;
+
+/// The command's arguments (see `main.rs`).
+pub struct Options<'a> {
+    pub model: &'a Path,
+    pub data: &'a Path,
+    pub json: bool,
+    pub float: Option<&'a Path>,
+    pub limit: Option<usize>,
+}
+
+/// Counts of (true label, predicted label) over `n` labels.
+#[derive(Debug)]
+pub struct Confusion {
+    n: usize,
+    /// Row-major: `counts[truth * n + predicted]`.
+    counts: Vec<u64>,
+}
+
+/// One label's scores. Precision (recall) is 0 when nothing was predicted as (is) the label,
+/// and F1 is 0 when both are, as scikit-learn reports with `zero_division=0`.
+#[derive(Debug, PartialEq)]
+pub struct ClassStats {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Texts whose true label this is.
+    pub support: u64,
+    /// Of those, how many were predicted right.
+    pub correct: u64,
+    /// Texts predicted as this label.
+    pub predicted: u64,
+}
+
+impl Confusion {
+    pub fn new(n: usize) -> Self {
+        Self { n, counts: vec![0; n * n] }
+    }
+
+    /// Counts one text.
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        self.counts[truth * self.n + predicted] += 1;
+    }
+
+    fn count(&self, truth: usize, predicted: usize) -> u64 {
+        self.counts[truth * self.n + predicted]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    pub fn correct(&self) -> u64 {
+        (0..self.n).map(|i| self.count(i, i)).sum()
+    }
+
+    /// Fraction right, 0 when empty.
+    pub fn accuracy(&self) -> f64 {
+        ratio(self.correct(), self.total())
+    }
+
+    /// Accuracy over the texts whose true label is not `excluded`; predicting `excluded` for
+    /// them counts as wrong (CLINC150's in-scope accuracy).
+    pub fn accuracy_without(&self, excluded: usize) -> f64 {
+        let rows = (0..self.n).filter(|&t| t != excluded);
+        let total = rows.clone().map(|t| (0..self.n).map(|p| self.count(t, p)).sum::<u64>()).sum();
+        ratio(rows.map(|t| self.count(t, t)).sum(), total)
+    }
+
+    /// Scores of each label, in id order.
+    pub fn per_class(&self) -> Vec<ClassStats> {
+        (0..self.n)
+            .map(|c| {
+                let correct = self.count(c, c);
+                let support = (0..self.n).map(|p| self.count(c, p)).sum();
+                let predicted = (0..self.n).map(|t| self.count(t, c)).sum();
+                let (precision, recall) = (ratio(correct, predicted), ratio(correct, support));
+                let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+                ClassStats { precision, recall, f1, support, correct, predicted }
+            })
+            .collect()
+    }
+
+    /// The `k` most frequent mistakes as (true, predicted, count), most frequent first, ties
+    /// in id order.
+    pub fn most_confused(&self, k: usize) -> Vec<(usize, usize, u64)> {
+        let mut pairs: Vec<_> = (0..self.n)
+            .flat_map(|t| (0..self.n).map(move |p| (t, p)))
+            .filter(|&(t, p)| t != p)
+            .map(|(t, p)| (t, p, self.count(t, p)))
+            .filter(|&(.., c)| c > 0)
+            .collect();
+        pairs.sort_by(|a, b| b.2.cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+        pairs.truncate(k);
+        pairs
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
+    let source = ModelSource::open(o.model)?;
+    let float = match o.float {
+        None => None,
+        Some(_) if !source.is_int8() => {
+            return Err("--float compares a .cbq blob with its checkpoint, but --model is already a float checkpoint".into())
+        }
+        Some(dir) => Some(ModelSource::open(dir)?),
+    };
+    let labels = source.labels();
+    if let (Some(f), Some(dir)) = (&float, o.float) {
+        if f.labels() != labels {
+            return Err(format!("--float {}: its labels differ from the blob's", dir.display()).into());
+        }
+    }
+
+    let mut rows = texts::read_tsv(o.data)?;
+    rows.truncate(o.limit.unwrap_or(rows.len()));
+    if rows.is_empty() {
+        return Err(format!("{}: no `label<TAB>text` lines to evaluate", o.data.display()).into());
+    }
+    let truth = label_ids(&rows, labels, o.data)?;
+    let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+
+    let mut confusion = Confusion::new(labels.len());
+    let predicted = predict(&source, &texts, if source.is_int8() { "int8" } else { "float" })?;
+    for (&t, &p) in truth.iter().zip(&predicted) {
+        confusion.add(t, p);
+    }
+    let comparison = match &float {
+        Some(f) => Some(Comparison::new(&truth, &predicted, &predict(f, &texts, "float")?)),
+        None => None,
+    };
+
+    let report = Report { labels, confusion: &confusion, comparison: comparison.as_ref() };
+    if o.json {
+        writeln!(out, "{}", report.json())?;
+    } else {
+        report.print(o.data, out)?;
+    }
+    Ok(())
+}
+
+/// Each row's label id, or an error naming the first unknown label and its line.
+fn label_ids(rows: &[(String, String)], labels: &[String], path: &Path) -> Result<Vec<usize>, String> {
+    let ids: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    rows.iter()
+        .enumerate()
+        .map(|(n, (label, _))| {
+            ids.get(label.as_str()).copied().ok_or_else(|| {
+                format!("{}:{}: label `{label}` is not one of the model's {} labels", path.display(), n + 1, labels.len())
+            })
+        })
+        .collect()
+}
+
+/// The predicted label id of each text, with a progress bar titled `what`.
+fn predict(source: &ModelSource, texts: &[&str], what: &str) -> Result<Vec<usize>, Box<dyn Error>> {
+    let mut arena = Vec::new();
+    let mut classifier = source.classifier(&mut arena)?;
+    let bar = progress::bar(what, texts.len());
+    let predicted = texts
+        .iter()
+        .map(|text| {
+            bar.inc(1);
+            Ok(classifier.classify(text)?.label)
+        })
+        .collect();
+    bar.finish_and_clear();
+    predicted
+}
+
+/// The int8 engine against its float checkpoint on the same texts.
+struct Comparison {
+    total: u64,
+    float_correct: u64,
+    /// Texts where both chose the same label, right or wrong.
+    agreed: u64,
+}
+
+impl Comparison {
+    fn new(truth: &[usize], int8: &[usize], float: &[usize]) -> Self {
+        let same = |a: &[usize], b: &[usize]| a.iter().zip(b).filter(|(x, y)| x == y).count() as u64;
+        Self { total: truth.len() as u64, float_correct: same(float, truth), agreed: same(float, int8) }
+    }
+}
+
+/// Everything `eval` prints, in either format.
+struct Report<'a> {
+    labels: &'a [String],
+    confusion: &'a Confusion,
+    comparison: Option<&'a Comparison>,
+}
+
+impl Report<'_> {
+    /// Ids of the labels that occur (as truth or prediction), by name.
+    fn shown_labels(&self, stats: &[ClassStats]) -> Vec<usize> {
+        let mut ids: Vec<usize> = (0..self.labels.len()).filter(|&i| stats[i].support + stats[i].predicted > 0).collect();
+        ids.sort_by_key(|&i| &self.labels[i]);
+        ids
+    }
+
+    fn oos(&self) -> Option<usize> {
+        self.labels.iter().position(|l| l == OOS)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let c = self.confusion;
+        let stats = c.per_class();
+        let per_class: Vec<_> = self
+            .shown_labels(&stats)
+            .into_iter()
+            .map(|i| {
+                let s = &stats[i];
+                json!({"label": self.labels[i], "precision": s.precision, "recall": s.recall, "f1": s.f1,
+                       "support": s.support, "correct": s.correct})
+            })
+            .collect();
+        let confusions: Vec<_> = c
+            .most_confused(TOP_CONFUSIONS)
+            .into_iter()
+            .map(|(t, p, n)| json!({"true": self.labels[t], "predicted": self.labels[p], "count": n}))
+            .collect();
+        let mut v = json!({"total": c.total(), "correct": c.correct(), "accuracy": c.accuracy(),
+                           "per_class": per_class, "confusions": confusions});
+        if let Some(oos) = self.oos() {
+            v["in_scope_accuracy"] = json!(c.accuracy_without(oos));
+            v["oos_recall"] = json!(stats[oos].recall);
+        }
+        if let Some(f) = self.comparison {
+            let float_accuracy = ratio(f.float_correct, f.total);
+            v["float_correct"] = json!(f.float_correct);
+            v["float_accuracy"] = json!(float_accuracy);
+            v["agreed"] = json!(f.agreed);
+            v["agreement"] = json!(ratio(f.agreed, f.total));
+            v["accuracy_drop_points"] = json!(100.0 * (float_accuracy - c.accuracy()));
+        }
+        v
+    }
+
+    fn print(&self, data: &Path, out: &mut dyn Write) -> CliResult {
+        let c = self.confusion;
+        let percent = |part: u64| format!("{part}/{} ({:.2} %)", c.total(), 100.0 * ratio(part, c.total()));
+        writeln!(out, "data         {} ({} texts)", data.display(), c.total())?;
+        writeln!(out, "accuracy     {}", percent(c.correct()))?;
+        if let Some(f) = self.comparison {
+            let drop = 100.0 * (ratio(f.float_correct, f.total) - c.accuracy());
+            writeln!(out, "float        {}; int8 accuracy drop {drop:.2} points", percent(f.float_correct))?;
+            writeln!(out, "agreement    {} same top-1 as float", percent(f.agreed))?;
+        }
+        let stats = c.per_class();
+        if let Some(oos) = self.oos() {
+            writeln!(out, "in-scope     {:.2} % accuracy on texts not labelled {OOS}", 100.0 * c.accuracy_without(oos))?;
+            writeln!(out, "oos recall   {:.2} % ({}/{})", 100.0 * stats[oos].recall, stats[oos].correct, stats[oos].support)?;
+        }
+
+        let shown = self.shown_labels(&stats);
+        let width = shown.iter().map(|&i| self.labels[i].len()).max().unwrap_or(0).max("label".len());
+        writeln!(out, "\n{:<width$}  precision  recall      f1  support", "label")?;
+        for i in shown {
+            let s = &stats[i];
+            writeln!(out, "{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", self.labels[i], s.precision, s.recall, s.f1, s.support)?;
+        }
+
+        let confused = c.most_confused(TOP_CONFUSIONS);
+        if !confused.is_empty() {
+            writeln!(out, "\nmost confused (true -> predicted)")?;
+            let pairs: Vec<(String, u64)> =
+                confused.into_iter().map(|(t, p, n)| (format!("{} -> {}", self.labels[t], self.labels[p]), n)).collect();
+            let width = pairs.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
+            for (pair, n) in pairs {
+                writeln!(out, "  {pair:<width$}  {n:>5}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three labels; label 2 plays oos. Rows are truth, columns predictions:
+    /// ```text
+    ///        0  1  2
+    ///   0 [  3  1  0 ]
+    ///   1 [  0  2  2 ]
+    ///   2 [  1  0  1 ]
+    /// ```
+    fn sample() -> Confusion {
+        let mut c = Confusion::new(3);
+        for (t, p, n) in [(0, 0, 3), (0, 1, 1), (1, 1, 2), (1, 2, 2), (2, 0, 1), (2, 2, 1)] {
+            for _ in 0..n {
+                c.add(t, p);
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn accuracy_counts_the_diagonal() {
+        let c = sample();
+        assert_eq!((c.correct(), c.total()), (6, 10));
+        assert!((c.accuracy() - 0.6).abs() < 1e-12);
+        assert_eq!(Confusion::new(2).accuracy(), 0.0);
+    }
+
+    #[test]
+    fn in_scope_accuracy_drops_the_excluded_rows_only() {
+        // Rows 0 and 1: 5 right of 8; predicting label 2 for a row-1 text stays wrong.
+        assert!((sample().accuracy_without(2) - 5.0 / 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn per_class_matches_hand_computed_scores() {
+        let stats = sample().per_class();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // Label 0: 3 right of 4 predicted, 3 right of 4 true.
+        assert!(close(stats[0].precision, 0.75) && close(stats[0].recall, 0.75) && close(stats[0].f1, 0.75));
+        // Label 1: precision 2/3, recall 2/4, F1 = 2 * (2/3 * 1/2) / (2/3 + 1/2) = 4/7.
+        assert!(close(stats[1].precision, 2.0 / 3.0) && close(stats[1].recall, 0.5) && close(stats[1].f1, 4.0 / 7.0));
+        // Label 2: precision 1/3, recall 1/2.
+        assert!(close(stats[2].precision, 1.0 / 3.0) && close(stats[2].recall, 0.5));
+        assert_eq!(stats.iter().map(|s| s.support).collect::<Vec<_>>(), [4, 4, 2]);
+        assert_eq!(stats.iter().map(|s| s.correct).sum::<u64>(), sample().correct());
+    }
+
+    #[test]
+    fn a_label_never_predicted_scores_zero_not_nan() {
+        let mut c = Confusion::new(2);
+        c.add(1, 0);
+        let stats = c.per_class();
+        assert_eq!((stats[0].precision, stats[0].recall, stats[0].f1), (0.0, 0.0, 0.0));
+        assert_eq!((stats[1].precision, stats[1].recall, stats[1].f1), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn most_confused_sorts_by_count_then_id() {
+        let c = sample();
+        assert_eq!(c.most_confused(10), [(1, 2, 2), (0, 1, 1), (2, 0, 1)]);
+        assert_eq!(c.most_confused(1), [(1, 2, 2)]);
+    }
+
+    #[test]
+    fn unknown_label_names_label_and_line() {
+        let labels = ["a".to_owned(), "b".to_owned()];
+        let rows = [("b".to_owned(), "x".to_owned()), ("c".to_owned(), "y".to_owned())];
+        let err = label_ids(&rows, &labels, Path::new("d.tsv")).unwrap_err();
+        assert_eq!(err, "d.tsv:2: label `c` is not one of the model's 2 labels");
+    }
+}
