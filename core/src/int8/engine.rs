@@ -65,6 +65,9 @@ pub struct Classification<'e> {
     pub truncated: bool,
 }
 
+/// Sees the int16 residual stream `[L, H]` after each stage (0: embeddings, l: layer l).
+pub type StageObserver<'f> = dyn FnMut(usize, &[i16]) + 'f;
+
 /// Element counts of the arena's buffers, for `l` tokens.
 struct Plan {
     ids: usize,
@@ -231,7 +234,7 @@ impl<'m, 'a> Engine<'m, 'a> {
     ///
     /// # Errors
     /// As [`Engine::classify_ids`].
-    pub fn observe_ids(&mut self, ids: &[u32], observe: &mut dyn FnMut(usize, &[i16])) -> Result<(), ClassifyError> {
+    pub fn observe_ids(&mut self, ids: &[u32], observe: &mut StageObserver<'_>) -> Result<(), ClassifyError> {
         let n = self.load_ids(ids)?;
         self.run(n, Some(observe))
     }
@@ -245,7 +248,7 @@ impl<'m, 'a> Engine<'m, 'a> {
     }
 
     /// The encoder over `self.ids[..l]`.
-    fn run(&mut self, l: usize, mut observe: Option<&mut dyn FnMut(usize, &[i16])>) -> Result<(), ClassifyError> {
+    fn run(&mut self, l: usize, mut observe: Option<&mut StageObserver<'_>>) -> Result<(), ClassifyError> {
         let c = *self.model.config();
         input::validate(&c, &self.ids[..l], None).map_err(ClassifyError::Input)?;
         self.embed(l);

@@ -21,7 +21,7 @@ mod softmax;
 #[cfg(feature = "std")]
 mod write;
 
-pub use engine::{arena_bytes, ClassifyError, Classification, Engine};
+pub use engine::{arena_bytes, ClassifyError, Classification, Engine, StageObserver};
 pub use model::{crc32, FormatError, Model, QDense, TensorProblem};
 pub use requant::Requant;
 #[cfg(feature = "std")]

@@ -331,13 +331,13 @@ fn tensor_error(config: &ModelConfig, slot: usize, problem: TensorProblem) -> Fo
 }
 
 /// Checks one entry against its slot spec and returns its bytes.
-fn check_entry<'a>(
-    body: &'a [u8],
+fn check_entry(
+    body: &[u8],
     data_start: usize,
     (offset, len, code): (usize, usize, u8),
     slot: usize,
     spec: Option<format::SlotSpec>,
-) -> Result<&'a [u8], FormatError> {
+) -> Result<&[u8], FormatError> {
     let Some(spec) = spec else {
         return Err(FormatError::Inconsistent("tensor table longer than the config implies"));
     };

@@ -29,7 +29,6 @@ pub struct Options<'a> {
 }
 
 /// Counts of (true label, predicted label) over `n` labels.
-#[derive(Debug)]
 pub struct Confusion {
     n: usize,
     /// Row-major: `counts[truth * n + predicted]`.
@@ -38,7 +37,6 @@ pub struct Confusion {
 
 /// One label's scores. Precision (recall) is 0 when nothing was predicted as (is) the label,
 /// and F1 is 0 when both are, as scikit-learn reports with `zero_division=0`.
-#[derive(Debug, PartialEq)]
 pub struct ClassStats {
     pub precision: f64,
     pub recall: f64,

@@ -28,18 +28,17 @@ pub fn collect(file: Option<&Path>, args: &[String]) -> Result<Vec<String>, Stri
     Ok(texts)
 }
 
-/// `label<TAB>text` lines of a dataset file (SNIPS/CLINC150 format), in file order.
+/// `label<TAB>text` lines of a dataset file (SNIPS/CLINC150 format), in file order: row `n`
+/// is line `n + 1` (blank lines are errors, so that messages can name lines).
 ///
 /// # Errors
 /// A message naming the file, and the line for invalid UTF-8 or a missing tab.
 pub fn read_tsv(path: &Path) -> Result<Vec<(String, String)>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
     let mut rows = Vec::new();
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    for (n, line) in body.split(|&b| b == b'\n').enumerate().filter(|_| !body.is_empty()) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
-        }
         let line = std::str::from_utf8(line).map_err(|e| format!("{}:{}: invalid UTF-8 ({e})", path.display(), n + 1))?;
         let (label, text) =
             line.split_once('\t').ok_or_else(|| format!("{}:{}: expected `label<TAB>text`", path.display(), n + 1))?;

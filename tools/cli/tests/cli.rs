@@ -161,3 +161,104 @@ fn no_text_is_a_clear_error() {
     let err = failure(&["classify", "--model", path_str(&golden_model())]);
     assert!(err.contains("no text given"), "{err}");
 }
+
+/// A small dataset in the golden model's labels, `label<TAB>text` per line.
+fn golden_dataset(dir: &Path) -> PathBuf {
+    let rows = [
+        ("book_flight", "book me a flight to paris"),
+        ("cancel_booking", "cancel my reservation"),
+        ("book_flight", "i need a plane ticket for tomorrow"),
+        ("cancel_booking", "please cancel the booking i made"),
+        ("book_flight", "fly me to rome on friday"),
+        ("cancel_booking", "drop my hotel booking"),
+    ];
+    let file = dir.join("data.tsv");
+    std::fs::write(&file, rows.map(|(l, t)| format!("{l}\t{t}\n")).concat()).unwrap();
+    file
+}
+
+fn eval_json(args: &[&str]) -> serde_json::Value {
+    let out = convbert(&[&["eval", "--json"], args].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn eval_reports_accuracy_and_per_class_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = golden_dataset(dir.path());
+    let out = convbert(&["eval", "--model", path_str(&golden_model()), "--data", path_str(&data)]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("accuracy     ") && text.contains("/6 ("), "{text}");
+    assert!(text.contains("label           precision  recall      f1  support"), "{text}");
+    assert!(text.contains("\nbook_flight ") && text.contains("\ncancel_booking "), "{text}");
+    assert!(!text.contains("in-scope"), "no oos label, no in-scope line: {text}");
+
+    let v = eval_json(&["--model", path_str(&golden_model()), "--data", path_str(&data)]);
+    let per_class = v["per_class"].as_array().unwrap();
+    let sum = |key: &str| per_class.iter().map(|c| c[key].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("support"), v["total"].as_u64().unwrap()), (6, 6));
+    assert_eq!(sum("correct"), v["correct"].as_u64().unwrap());
+    assert!((v["accuracy"].as_f64().unwrap() - sum("correct") as f64 / 6.0).abs() < 1e-12, "{v}");
+    let mistakes: u64 = v["confusions"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    assert_eq!(mistakes, 6 - sum("correct"));
+    assert!(v.get("float_accuracy").is_none() && v.get("oos_recall").is_none(), "{v}");
+
+    let limited = eval_json(&["--model", path_str(&golden_model()), "--data", path_str(&data), "--limit", "2"]);
+    assert_eq!(limited["total"], 2);
+}
+
+#[test]
+fn eval_with_an_oos_label_reports_in_scope_accuracy_and_oos_recall() {
+    let model = model_copy();
+    let config = model.path().join("config.json");
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("cancel_booking", "oos")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.tsv");
+    std::fs::write(&data, std::fs::read_to_string(golden_dataset(dir.path())).unwrap().replace("cancel_booking", "oos")).unwrap();
+
+    let v = eval_json(&["--model", path_str(model.path()), "--data", path_str(&data)]);
+    let class = |name: &str| v["per_class"].as_array().unwrap().iter().find(|c| c["label"] == name).unwrap().clone();
+    let (in_scope, oos) = (class("book_flight"), class("oos"));
+    let expected = in_scope["correct"].as_f64().unwrap() / in_scope["support"].as_f64().unwrap();
+    assert!((v["in_scope_accuracy"].as_f64().unwrap() - expected).abs() < 1e-12, "{v}");
+    assert_eq!(v["oos_recall"], oos["recall"]);
+}
+
+#[test]
+fn eval_unknown_label_names_label_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.tsv");
+    std::fs::write(&data, "book_flight\tfly me to rome\nPlayMusic\tplay some jazz\n").unwrap();
+    let err = failure(&["eval", "--model", path_str(&golden_model()), "--data", path_str(&data)]);
+    assert!(err.contains("data.tsv:2: label `PlayMusic` is not one of the model's 2 labels"), "{err}");
+}
+
+#[test]
+fn eval_float_needs_a_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = golden_dataset(dir.path());
+    let model = path_str(&golden_model()).to_owned();
+    let err = failure(&["eval", "--model", &model, "--float", &model, "--data", path_str(&data)]);
+    assert!(err.contains("--float compares a .cbq blob with its checkpoint"), "{err}");
+}
+
+#[test]
+fn eval_blob_against_float_reports_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = golden_dataset(dir.path());
+    let blob = dir.path().join("m.cbq");
+    let model = path_str(&golden_model()).to_owned();
+    let out = convbert(&["quantize", "--model", &model, "--calib", path_str(&data), "--samples", "20", "--out", path_str(&blob)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let v = eval_json(&["--model", path_str(&blob), "--float", &model, "--data", path_str(&data)]);
+    let agreed = v["agreed"].as_u64().unwrap();
+    assert!(agreed <= 6 && (v["agreement"].as_f64().unwrap() - agreed as f64 / 6.0).abs() < 1e-12, "{v}");
+    let drop = 100.0 * (v["float_accuracy"].as_f64().unwrap() - v["accuracy"].as_f64().unwrap());
+    assert!((v["accuracy_drop_points"].as_f64().unwrap() - drop).abs() < 1e-9, "{v}");
+    // The float side is the checkpoint itself: its accuracy matches a plain float eval.
+    let float = eval_json(&["--model", &model, "--data", path_str(&data)]);
+    assert_eq!(v["float_correct"], float["correct"]);
+}

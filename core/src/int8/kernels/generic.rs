@@ -75,7 +75,7 @@ mod tests {
         let w = [1i8, 2, 3, 1, 0, 0];
         let mut acc = [0; 2];
         depthwise_i8(&x, 2, 0, &w, 3, &mut acc);
-        assert_eq!(acc, [2 * 1 + 3 * 2, 0]);
+        assert_eq!(acc, [2 + 3 * 2, 0]);
         depthwise_i8(&x, 2, 2, &w, 3, &mut acc);
         assert_eq!(acc, [2 + 2 * 3, 20]);
     }
