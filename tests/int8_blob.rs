@@ -17,7 +17,7 @@ fn golden_blob() -> Vec<u8> {
     let texts: Vec<String> = data.lines().take(30).map(|l| l.split_once('\t').unwrap().1.to_owned()).collect();
     let ranges = calibrate(&model, &tokenizer, &texts, |_, _| {}).unwrap();
     let vocab = PackVocab::full(&ckpt.vocab_text, ckpt.config.vocab_size);
-    pack(&model, tokenizer.settings, &vocab, &ckpt.labels, &ranges).unwrap().blob
+    pack(&model, tokenizer.settings, &vocab, &ckpt.labels, &ranges, Default::default()).unwrap().blob
 }
 
 fn parse(bytes: &[u8]) -> Result<(), FormatError> {

@@ -82,6 +82,10 @@ enum Command {
         /// Output blob.
         #[arg(long)]
         out: PathBuf,
+        /// Significant bits of the int16 residual stream (2-16); lower only to measure what a
+        /// narrower stream costs (docs/INT8.md).
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=16))]
+        residual_bits: u32,
     },
 }
 
@@ -114,7 +118,7 @@ fn main() -> ExitCode {
             let options = eval::Options { model: &model, data: &data, json, float: float.as_deref(), limit };
             eval::run(&options, out)
         }
-        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob } => {
+        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob, residual_bits } => {
             let options = quantize::Options {
                 model: &model,
                 calib: &calib,
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
                 max_len,
                 prune_vocab: &prune_vocab,
                 out: &blob,
+                pack: convbert_quantize::PackOptions { residual_bits },
             };
             quantize::run(&options, out)
         }

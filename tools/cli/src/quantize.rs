@@ -6,7 +6,7 @@ use crate::{progress, texts, CliResult};
 use convbert::int8::{arena_bytes, AlignedBlob, Model};
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
-use convbert_quantize::{calibrate, measure, pack, PackVocab, Report};
+use convbert_quantize::{calibrate, measure, pack, PackOptions, PackVocab, Report};
 use std::path::{Path, PathBuf};
 
 /// The command's arguments (see `main.rs`).
@@ -17,6 +17,7 @@ pub struct Options<'a> {
     pub max_len: Option<usize>,
     pub prune_vocab: &'a [PathBuf],
     pub out: &'a Path,
+    pub pack: PackOptions,
 }
 
 pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
@@ -53,7 +54,7 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
         )?;
         pruned
     };
-    let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges)?;
+    let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges, o.pack)?;
     std::fs::write(o.out, &packed.blob).map_err(|e| format!("{}: {e}", o.out.display()))?;
 
     let blob = AlignedBlob::new(&packed.blob);

@@ -10,6 +10,6 @@ pub mod prune;
 pub mod report;
 
 pub use calibrate::{calibrate, Ranges};
-pub use pack::{pack, Packed};
+pub use pack::{pack, PackOptions, Packed};
 pub use prune::PackVocab;
 pub use report::{measure, Report};

@@ -3,7 +3,7 @@
 //! side of every step is the same-named step of `convbert::int8::Engine`.
 //!
 //! Scale conventions (all symmetric, zero point 0):
-//! - `s8(max) = max / 127` for int8 tensors, `s16(max) = max / 32767` for the int16 residual;
+//! - `s8(max) = max / 127` for int8 tensors, `max / 32767` for the int16 residual stream;
 //! - LayerNorm inputs and logits live on fine i32 domains, `max / 2^22` and `max / 2^20`;
 //! - weights: one scale per output channel, `max|row| / 127`; biases on `s_in * s_w[c]`.
 
@@ -26,8 +26,24 @@ fn s8(max: f64) -> f64 {
     max / 127.0
 }
 
-fn s16(max: f64) -> f64 {
-    max / 32767.0
+/// The residual stream's scale: int16 by default; [`PackOptions::residual_bits`] can narrow
+/// its range (still stored as i16) to measure what a narrower stream would cost.
+fn residual_scale(max: f64, bits: u32) -> f64 {
+    max / ((1u32 << (bits.clamp(2, 16) - 1)) - 1) as f64
+}
+
+/// Choices that trade accuracy against nothing on the device (storage is the same); they
+/// exist to measure the design's precision choices.
+#[derive(Clone, Copy, Debug)]
+pub struct PackOptions {
+    /// Significant bits of the residual stream (16 by default; 8 to measure an int8 stream).
+    pub residual_bits: u32,
+}
+
+impl Default for PackOptions {
+    fn default() -> Self {
+        Self { residual_bits: 16 }
+    }
 }
 
 /// A real factor as a requantization pair.
@@ -155,6 +171,7 @@ pub fn pack(
     vocab: &PackVocab,
     labels: &[String],
     ranges: &Ranges,
+    options: PackOptions,
 ) -> Result<Packed, String> {
     // A pruned vocabulary packs only its rows of the word-embedding table.
     let c = ModelConfig { vocab_size: vocab.rows.len(), ..*model.config() };
@@ -197,7 +214,7 @@ pub fn pack(
 
     // LayerNorm(E), then (when E != H) the projection into the residual stream.
     let first = if c.has_embeddings_project() { Point::Projected } else { Point::EmbeddingNorm };
-    let mut stream = Stream { s_residual: s16(r(0, first)), s_matmul: s8(r(0, first)) };
+    let mut stream = Stream { s_residual: residual_scale(r(0, first), options.residual_bits), s_matmul: s8(r(0, first)) };
     let s_emb8 = s8(r(0, Point::EmbeddingNorm));
     let ln_targets = if c.has_embeddings_project() { (stream.s_residual, s_emb8) } else { (stream.s_residual, stream.s_matmul) };
     let ln = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), ln_targets, "embeddings.LayerNorm")?;
@@ -253,7 +270,7 @@ pub fn pack(
         let s_mix = s8(p(Point::Mixed));
         let s_z1 = p(Point::AttentionSum) / LN_DOMAIN;
         push_dense(&mut w, &layer.attention_output, s_mix, s_z1, &name("attention.output.dense"))?;
-        let attention_stream = Stream { s_residual: s16(p(Point::AttentionNorm)), s_matmul: s8(p(Point::AttentionNorm)) };
+        let attention_stream = Stream { s_residual: residual_scale(p(Point::AttentionNorm), options.residual_bits), s_matmul: s8(p(Point::AttentionNorm)) };
         let attention_ln = push_layer_norm(
             &mut w,
             layer.attention_ln_gamma,
@@ -269,7 +286,7 @@ pub fn pack(
         w.push_i8(&activation_lut(c.hidden_act, s_act_in, s_act_out));
         let s_z2 = p(Point::FfnSum) / LN_DOMAIN;
         push_dense(&mut w, &layer.output, s_act_out, s_z2, &name("output.dense"))?;
-        let next = Stream { s_residual: s16(p(Point::FfnNorm)), s_matmul: s8(p(Point::FfnNorm)) };
+        let next = Stream { s_residual: residual_scale(p(Point::FfnNorm), options.residual_bits), s_matmul: s8(p(Point::FfnNorm)) };
         let ffn_ln = push_layer_norm(
             &mut w,
             layer.output_ln_gamma,

@@ -21,7 +21,7 @@ fn quantized_golden_model_agrees_with_float() {
         let tokenizer = ckpt.tokenizer().unwrap();
         let texts = snips_texts(200);
         let ranges = convbert_quantize::calibrate(&model, &tokenizer, &texts[..100], |_, _| {}).unwrap();
-        let packed = convbert_quantize::pack(&model, tokenizer.settings, &convbert_quantize::PackVocab::full(&ckpt.vocab_text, ckpt.config.vocab_size), &ckpt.labels, &ranges).unwrap();
+        let packed = convbert_quantize::pack(&model, tokenizer.settings, &convbert_quantize::PackVocab::full(&ckpt.vocab_text, ckpt.config.vocab_size), &ckpt.labels, &ranges, Default::default()).unwrap();
 
         let blob = AlignedBlob::new(&packed.blob);
         let qmodel = Model::from_bytes(blob.bytes()).unwrap();
