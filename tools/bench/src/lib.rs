@@ -23,8 +23,8 @@ pub fn load(name: &str) -> Bench {
     let model = checkpoint.float_model(&layers).unwrap();
     let tokenizer = checkpoint.tokenizer().unwrap();
     let data = std::fs::read_to_string(repo().join("../shared/datasets/snips/train.tsv")).expect("SNIPS beside the checkout");
-    let lines: Vec<&str> = data.lines().collect();
-    let texts: Vec<String> = (0..400).map(|i| lines[i * lines.len() / 400].split_once('\t').unwrap().1.to_owned()).collect();
+    let all: Vec<String> = data.lines().map(|l| l.split_once('\t').unwrap().1.to_owned()).collect();
+    let texts = convbert_quantize::spread(&all, 400);
     let ranges = convbert_quantize::calibrate(&model, &tokenizer, &texts, |_, _| {}).unwrap();
     let vocab = convbert_quantize::PackVocab::full(&checkpoint.vocab_text, checkpoint.config.vocab_size);
     let packed = convbert_quantize::pack(&model, tokenizer.settings, &vocab, &checkpoint.labels, &ranges, Default::default()).unwrap();

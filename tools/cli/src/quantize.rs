@@ -6,7 +6,7 @@ use crate::{progress, texts, CliResult};
 use convbert::int8::{arena_bytes, AlignedBlob, Model};
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
-use convbert_quantize::{calibrate, measure, pack, PackOptions, PackVocab, Report};
+use convbert_quantize::{calibrate, measure, pack, spread, PackOptions, PackVocab, Report};
 use std::path::{Path, PathBuf};
 
 /// The command's arguments (see `main.rs`).
@@ -32,7 +32,7 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let settings = TokenizerSettings { max_len, ..tokenizer.settings };
 
     let rows = texts::read_tsv(o.calib)?;
-    let calibration: Vec<String> = texts::spread(&rows, o.samples).into_iter().map(|(_, t)| t).collect();
+    let calibration: Vec<String> = spread(&rows, o.samples).into_iter().map(|(_, t)| t).collect();
     let bar = progress::bar("calibrating", calibration.len());
     let ranges = calibrate(&model, &tokenizer, &calibration, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();

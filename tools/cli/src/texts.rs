@@ -46,12 +46,3 @@ pub fn read_tsv(path: &Path) -> Result<Vec<(String, String)>, String> {
     }
     Ok(rows)
 }
-
-/// `count` items spread evenly over `items` (datasets are often grouped by label, so the
-/// first `count` would see few labels).
-pub fn spread<T: Clone>(items: &[T], count: usize) -> Vec<T> {
-    if count >= items.len() {
-        return items.to_vec();
-    }
-    (0..count).map(|i| items[i * items.len() / count].clone()).collect()
-}

@@ -58,3 +58,12 @@ pub fn calibrate(
     }
     Ok(ranges)
 }
+
+/// `count` texts spread evenly over `texts`, the calibration sample `convbert quantize` uses
+/// (datasets are often grouped by label, so the first `count` would see few labels).
+pub fn spread<T: Clone>(texts: &[T], count: usize) -> Vec<T> {
+    if count >= texts.len() {
+        return texts.to_vec();
+    }
+    (0..count).map(|i| texts[i * texts.len() / count].clone()).collect()
+}

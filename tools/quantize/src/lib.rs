@@ -9,7 +9,7 @@ pub mod pack;
 pub mod prune;
 pub mod report;
 
-pub use calibrate::{calibrate, Ranges};
+pub use calibrate::{calibrate, spread, Ranges};
 pub use pack::{pack, PackOptions, Packed};
 pub use prune::PackVocab;
 pub use report::{measure, Report};
