@@ -19,7 +19,8 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-DATASETS = "/work/shared/datasets"
+# The shared datasets sit beside the checkout (read-only in CI).
+DATASETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "datasets")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 PRESETS = {
@@ -421,7 +422,7 @@ ConvBERT intent classifier (`transformers.ConvBertForSequenceClassification`), t
 (no pretraining) by `tools/train/train.py`.
 
 ## Data
-- {info['source']}; `/work/shared/datasets/{args.data}/{{train,valid,test}}.tsv`; license **{info['license']}**.
+- {info['source']}; `../shared/datasets/{args.data}/{{train,valid,test}}.tsv` (beside the checkout); license **{info['license']}**.
 - {n_train} training examples, {n_labels} labels (`id2label` in `config.json`, label names sorted).
 - Vocabulary: uncased WordPiece built from the training split only (HF `tokenizers`
   `BertNormalizer(lowercase=True)` + `BertPreTokenizer`, WordPiece-trainer merges with deterministic

@@ -86,6 +86,9 @@ enum Command {
         /// narrower stream costs (docs/INT8.md).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=16))]
         residual_bits: u32,
+        /// Factor on every calibrated range (room for inputs beyond the calibration set).
+        #[arg(long, default_value_t = 1.0)]
+        headroom: f64,
     },
 }
 
@@ -118,7 +121,7 @@ fn main() -> ExitCode {
             let options = eval::Options { model: &model, data: &data, json, float: float.as_deref(), limit };
             eval::run(&options, out)
         }
-        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob, residual_bits } => {
+        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob, residual_bits, headroom } => {
             let options = quantize::Options {
                 model: &model,
                 calib: &calib,
@@ -126,7 +129,7 @@ fn main() -> ExitCode {
                 max_len,
                 prune_vocab: &prune_vocab,
                 out: &blob,
-                pack: convbert_quantize::PackOptions { residual_bits },
+                pack: convbert_quantize::PackOptions { residual_bits, headroom },
             };
             quantize::run(&options, out)
         }

@@ -38,11 +38,14 @@ fn residual_scale(max: f64, bits: u32) -> f64 {
 pub struct PackOptions {
     /// Significant bits of the residual stream (16 by default; 8 to measure an int8 stream).
     pub residual_bits: u32,
+    /// Factor on every calibrated range: above 1 leaves room for inputs that reach further
+    /// than the calibration texts did, at the cost of resolution.
+    pub headroom: f64,
 }
 
 impl Default for PackOptions {
     fn default() -> Self {
-        Self { residual_bits: 16 }
+        Self { residual_bits: 16, headroom: 1.0 }
     }
 }
 
@@ -178,7 +181,7 @@ pub fn pack(
     let head = model.classifier().ok_or("the model has no classification head to quantize")?;
     let (h, k) = (c.hidden_size, c.conv_kernel_size);
     let log2e_256 = std::f64::consts::LOG2_E * 256.0;
-    let r = |layer, point| ranges.get(layer, point);
+    let r = |layer, point| ranges.get(layer, point) * options.headroom;
     let mut w = BlobWriter::new();
     let mut residual_scales = Vec::new();
 

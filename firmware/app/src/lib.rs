@@ -1,0 +1,39 @@
+//! Board-independent firmware programs over a tiny [`Board`] trait.
+//!
+//! - [`demo`]: reads utterances line by line, prints `label score instructions` for each.
+//! - [`conformance`]: classifies a list of embedded cases and prints one machine-readable line
+//!   per case (format in `firmware/README.md`), for a host-side comparison with the host engine.
+//!
+//! Both end with [`Board::exit`]: 0 when every step worked, 1 otherwise. The crate knows no
+//! board, no register and no linker section: board crates hand it a blob and an arena.
+#![no_std]
+#![forbid(unsafe_code)]
+
+mod board;
+mod conformance;
+mod demo;
+
+pub use board::{Board, Out};
+pub use conformance::conformance;
+pub use demo::demo;
+
+use convbert::int8::{Engine, Model};
+use core::fmt::Write;
+
+/// Validates the blob and builds an engine in `arena`, or prints why not and exits with 2.
+fn start<'a, B: Board>(board: &mut B, blob: &'static [u8], arena: &'a mut [u8]) -> Engine<'static, 'a> {
+    let model = match Model::from_bytes(blob) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(Out(board), "error: model blob: {e}");
+            board.exit(2)
+        }
+    };
+    match Engine::new(&model, arena) {
+        Ok(engine) => engine,
+        Err(e) => {
+            let _ = writeln!(Out(board), "error: engine: {e}");
+            board.exit(2)
+        }
+    }
+}

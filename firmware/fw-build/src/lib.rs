@@ -1,0 +1,100 @@
+//! Build-script helpers shared by the board crates (host code, runs inside `build.rs`).
+//!
+//! - [`model`]: finds the blob (`CONVBERT_BLOB`), validates it with the engine's own parser,
+//!   computes the exact arena size, and writes `OUT_DIR/model.rs` with `BLOB_LEN` and
+//!   `ARENA_BYTES`; the crate then `include_bytes!`es `env!("CONVBERT_BLOB_PATH")`.
+//! - [`cases`]: the conformance cases file (`CONVBERT_CASES`), as `env!("CONVBERT_CASES_PATH")`.
+//! - [`linker_script`]: embassy-style copy of a board's memory script into OUT_DIR.
+//! - [`check_fits`]: a clear build error when the model does not fit a board.
+//!
+//! Relative paths in the env vars are taken from the `firmware/` folder.
+
+use convbert::int8::{arena_bytes, AlignedBlob, Model};
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+/// Blob used when `CONVBERT_BLOB` is not set, relative to `firmware/`.
+pub const DEFAULT_BLOB: &str = "../weights/snips-tiny.cbq";
+
+/// What the firmware needs to know about its model at build time.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    /// Absolute path of the blob.
+    pub path: PathBuf,
+    /// Bytes in the blob.
+    pub blob_len: usize,
+    /// Exact arena bytes for the longest input (`max_len` tokens).
+    pub arena_bytes: usize,
+    /// The tokenizer's `max_len`.
+    pub max_len: usize,
+}
+
+fn firmware_dir() -> PathBuf {
+    Path::new(&env::var("CARGO_MANIFEST_DIR").expect("run from build.rs")).join("..")
+}
+
+fn out_dir() -> PathBuf {
+    PathBuf::from(env::var("OUT_DIR").expect("run from build.rs"))
+}
+
+/// Resolves an env var holding a path (relative to `firmware/`), with rerun hints.
+fn path_from_env(var: &str, default: Option<&str>) -> Option<PathBuf> {
+    println!("cargo:rerun-if-env-changed={var}");
+    let value = env::var(var).ok().filter(|v| !v.is_empty()).or(default.map(str::to_owned))?;
+    let path = firmware_dir().join(value);
+    let path = fs::canonicalize(&path).unwrap_or_else(|e| panic!("{var}: cannot open {}: {e}", path.display()));
+    println!("cargo:rerun-if-changed={}", path.display());
+    Some(path)
+}
+
+/// Validates the model blob and exports its path and sizes to the crate being built.
+pub fn model() -> ModelInfo {
+    let path = path_from_env("CONVBERT_BLOB", Some(DEFAULT_BLOB)).expect("a default exists");
+    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("CONVBERT_BLOB: {}: {e}", path.display()));
+    let aligned = AlignedBlob::new(&bytes);
+    let model = Model::from_bytes(aligned.bytes()).unwrap_or_else(|e| panic!("CONVBERT_BLOB: {}: {e}", path.display()));
+    let max_len = model.tokenizer().settings.max_len;
+    let info = ModelInfo { blob_len: bytes.len(), arena_bytes: arena_bytes(&model, max_len), max_len, path };
+    let code = format!(
+        "/// Bytes in the model blob ({path}).\npub const BLOB_LEN: usize = {};\n\
+         /// Exact arena bytes for {max_len} tokens (`convbert::int8::arena_bytes`).\npub const ARENA_BYTES: usize = {};\n",
+        info.blob_len,
+        info.arena_bytes,
+        path = info.path.display(),
+        max_len = info.max_len,
+    );
+    fs::write(out_dir().join("model.rs"), code).expect("OUT_DIR is writable");
+    println!("cargo:rustc-env=CONVBERT_BLOB_PATH={}", info.path.display());
+    info
+}
+
+/// Exports the conformance cases file (an empty one when `CONVBERT_CASES` is not set).
+pub fn cases() {
+    let path = path_from_env("CONVBERT_CASES", None).unwrap_or_else(|| {
+        let empty = out_dir().join("no-cases.txt");
+        fs::write(&empty, b"").expect("OUT_DIR is writable");
+        empty
+    });
+    println!("cargo:rustc-env=CONVBERT_CASES_PATH={}", path.display());
+}
+
+/// Copies the crate's linker script `src_name` to OUT_DIR as `dest_name` and puts OUT_DIR on
+/// the linker search path (embassy style; the crate's own folder would shadow other crates').
+pub fn linker_script(src_name: &str, dest_name: &str) {
+    let src = Path::new(&env::var("CARGO_MANIFEST_DIR").expect("run from build.rs")).join(src_name);
+    fs::copy(&src, out_dir().join(dest_name)).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    println!("cargo:rustc-link-search={}", out_dir().display());
+    println!("cargo:rerun-if-changed={}", src.display());
+}
+
+/// Stops the build with a clear message when `need` bytes do not fit a `have`-byte region.
+pub fn check_fits(board: &str, what: &str, need: usize, region: &str, have: usize) {
+    if need > have {
+        panic!(
+            "model does not fit {board}: {what} needs {need} bytes ({} KiB), {region} has {have} bytes ({} KiB). \
+             Pick a board with more memory or a smaller blob (CONVBERT_BLOB).",
+            need.div_ceil(1024),
+            have / 1024
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! NUCLEO-H743ZI: runs the conformance program over a few built-in utterances (or the file
+//! in `CONVBERT_CASES` at build time) and logs every output line with defmt over RTT.
+//! "instructions" are DWT cycles here (core clock: the reset HSI, 64 MHz; no clock set-up).
+#![no_std]
+#![no_main]
+
+use convbert_app::Board;
+use cortex_m::peripheral::DWT;
+use defmt_rtt as _;
+use panic_probe as _;
+
+// BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
+include!(concat!(env!("OUT_DIR"), "/model.rs"));
+
+/// Bytes at a 16-byte aligned address, as `Model::from_bytes` wants them.
+#[repr(C, align(16))]
+struct Aligned<T>(T);
+
+/// The model blob, in flash (blob.x).
+#[link_section = ".blob"]
+static BLOB: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!(env!("CONVBERT_BLOB_PATH")));
+/// The engine's scratch memory, in DTCM.
+static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
+
+/// Used when no cases file is given at build time.
+const BUILT_IN: &[u8] = b"wake me up at 7\nwill it rain in seattle tomorrow\nplay some jazz by miles davis\n\
+book a table for two at a sushi place tonight\nadd this song to my road trip playlist\n";
+static CASES: &[u8] = include_bytes!(env!("CONVBERT_CASES_PATH"));
+
+/// Output lines go to defmt, one `info!` per line; the cycle counter extends DWT's 32 bits.
+struct Nucleo {
+    line: [u8; 256],
+    len: usize,
+    high: u64,
+    last: u32,
+}
+
+impl Board for Nucleo {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' || self.len == self.line.len() {
+                let text = core::str::from_utf8(&self.line[..self.len]).unwrap_or("<non-UTF-8 line>");
+                defmt::info!("{=str}", text);
+                self.len = 0;
+            }
+            if b != b'\n' {
+                self.line[self.len] = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn read_byte(&mut self) -> Option<u8> {
+        None
+    }
+
+    fn instructions(&mut self) -> u64 {
+        // Wraps every 2^32 cycles (67 s at 64 MHz): called at least once per inference.
+        let now = DWT::cycle_count();
+        if now < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = now;
+        self.high | u64::from(now)
+    }
+
+    fn exit(&mut self, code: i32) -> ! {
+        defmt::info!("exit {=i32}", code);
+        // probe-rs run ends on the breakpoint; without a probe, the core just idles.
+        cortex_m::asm::bkpt();
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let Some(mut p) = cortex_m::Peripherals::take() else { panic!("peripherals taken twice") };
+    p.SCB.enable_icache();
+    p.SCB.enable_dcache(&mut p.CPUID);
+    p.DCB.enable_trace();
+    DWT::unlock(); // the M7 locks DWT writes until unlocked
+    p.DWT.enable_cycle_counter();
+    // SAFETY: `Peripherals::take` succeeded, so this runs once: the only reference to ARENA.
+    let arena = unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 };
+    let cases = if CASES.is_empty() { BUILT_IN } else { CASES };
+    let mut board = Nucleo { line: [0; 256], len: 0, high: 0, last: 0 };
+    convbert_app::conformance(&mut board, &BLOB.0, arena, cases)
+}
