@@ -7,7 +7,7 @@ board=${BOARD:-mps2-an386}
 elf=$("$here/build.sh" "$board" demo)
 # EOT (Ctrl-D) after the last line ends the demo: a UART has no end-of-file.
 printf '%s\n' \
-  "wake me up at 7" \
+  "play some jazz by miles davis" \
   "will it rain in seattle tomorrow" \
   "play the latest album by daft punk on spotify" \
   "book a table for four at an italian restaurant tonight" \

@@ -1,27 +1,26 @@
 #!/usr/bin/env bash
-# The project's main job, on a fresh machine: build the `convbert` host tool and classify a few
-# utterances with a committed model.
-#
-# Today this runs the int8 engine on the host with the shipped SNIPS model
-# (weights/snips-tiny.cbq); the on-device demo in QEMU (issue 5) replaces it.
+# The project's main job, on a fresh machine: the on-device intent demo. Builds the Cortex-M4F
+# firmware (QEMU board mps2-an386) with the shipped SNIPS model (weights/snips-tiny.cbq) linked
+# in, and classifies a few utterances typed into the board's UART, printing each intent, its
+# score and the instructions the inference took on the device.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-command -v cargo >/dev/null || { echo "demo.sh: cargo not found: install Rust with rustup (https://rustup.rs), then rerun" >&2; exit 1; }
-model=weights/snips-tiny.cbq
+die() { echo "demo.sh: $*" >&2; exit 1; }
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs), then rerun"
+if command -v rustup >/dev/null; then
+    rustup target add thumbv7em-none-eabihf >/dev/null || die "rustup could not add thumbv7em-none-eabihf; add it and rerun"
+fi
+if ! command -v qemu-system-arm >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "== installing qemu-system-arm"
+        { apt-get update -qq && apt-get install -y -qq qemu-system-arm; } >/dev/null || die "apt-get could not install qemu-system-arm"
+    else
+        die "QEMU is missing: run 'sudo apt-get install -y qemu-system-arm' (Debian/Ubuntu), then rerun"
+    fi
+fi
 
-cargo build -q --release -p convbert-cli
-convbert=target/release/convbert
-
-echo "== convbert inspect --model $model"
-"$convbert" inspect --model "$model"
-echo
-echo "== convbert classify --model $model (integer-only int8 engine)"
-"$convbert" classify --model "$model" \
-    "play some jazz by Miles Davis" \
-    "will it rain in Paris tomorrow?" \
-    "book a table for two at an Italian restaurant" \
-    "add this song to my workout playlist" \
-    "when is the next showing of Dune at the cinema" \
-    "rate this novel four out of six stars"
+echo "== building the Cortex-M4F firmware with weights/snips-tiny.cbq and running it in QEMU (mps2-an386)"
+echo "   (label, score, instructions on the device, text)"
+bash firmware/run-demo.sh

@@ -1,0 +1,206 @@
+//! The QEMU conformance suite: every emulated target must compute exactly what the host int8
+//! engine computes. For each (board, model) it builds `firmware/` with the committed cases
+//! embedded (`firmware/conformance.sh`), runs it under QEMU with instruction counting, and
+//! compares tokens, truncation, label, Q15 score and every logit with `convbert::int8::Engine`
+//! on the host, bit for bit. Prints the table of the README. Needs qemu-system-arm/-aarch64
+//! (tools/test.sh installs them) and the Rust targets of the boards.
+
+use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
+use convbert_tests::repo_root;
+use object::{Object, ObjectSection};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// (board, model blob, cases file). The 256-KiB boards take a model made to fit them.
+const RUNS: &[(&str, &str, &str)] = &[
+    ("mps2-an386", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
+    ("mps2-an500", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
+    ("mps2-an505", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
+    ("mps3-an547", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
+    ("virt-a53", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
+    ("virt-a76", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
+    ("mps2-an386", "weights/clinc-tiny.cbq", "tests/conformance/clinc150.txt"),
+    ("mps3-an547", "weights/clinc-tiny.cbq", "tests/conformance/clinc150.txt"),
+    ("virt-a76", "weights/clinc-tiny.cbq", "tests/conformance/clinc150.txt"),
+    // No shipped model fits 256 KiB of flash: these run the random-weight golden model that
+    // `firmware/small-model.sh` prunes to the cases (max length 32 and 16), on 50 SNIPS
+    // utterances (more text, or the hard strings, would grow its vocabulary past the flash).
+    ("lm3s6965", "small-model:32", "tests/conformance/snips.txt"),
+    ("microbit", "small-model:16", "tests/conformance/snips.txt"),
+];
+
+/// One case as a device (or the host) reports it.
+#[derive(Debug, PartialEq, Eq)]
+struct Case {
+    tokens: usize,
+    truncated: bool,
+    label: usize,
+    score_q15: u16,
+    logits: Vec<i32>,
+}
+
+/// A `key=value` field of a device line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split(' ').find_map(|w| w.strip_prefix(key).and_then(|w| w.strip_prefix('='))).unwrap_or("")
+}
+
+/// The device's `case` lines, with the instruction count of each.
+fn parse_device(output: &str) -> Vec<(Case, u64)> {
+    output
+        .lines()
+        .filter(|l| l.starts_with("case "))
+        .map(|l| {
+            let case = Case {
+                tokens: field(l, "tokens").parse().unwrap(),
+                truncated: field(l, "truncated") == "1",
+                label: field(l, "label").parse().unwrap(),
+                score_q15: field(l, "score_q15").parse().unwrap(),
+                logits: field(l, "logits").split(',').map(|v| v.parse().unwrap()).collect(),
+            };
+            (case, field(l, "instructions").parse().unwrap())
+        })
+        .collect()
+}
+
+/// The cases as the firmware reads them: non-empty lines, a trailing `\r` dropped.
+fn host_cases(blob: &Path, cases: &Path) -> Vec<Case> {
+    let bytes = AlignedBlob::new(&std::fs::read(blob).unwrap());
+    let model = Model::from_bytes(bytes.bytes()).unwrap();
+    let mut arena = vec![0u8; arena_bytes(&model, model.tokenizer().settings.max_len)];
+    let mut engine = Engine::new(&model, &mut arena).unwrap();
+    let text = std::fs::read(cases).unwrap();
+    text.split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let r = engine.classify_bytes(l).unwrap();
+            Case { tokens: r.tokens, truncated: r.truncated, label: r.label, score_q15: r.score_q15, logits: r.logits.to_vec() }
+        })
+        .collect()
+}
+
+/// Code and constant bytes of an ELF, without the model blob (which the Cortex-M images keep
+/// in a section of its own and the AArch64 image inside `.rodata`).
+fn code_bytes(elf: &Path, blob_len: u64) -> u64 {
+    let data = std::fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let (mut text, mut rodata) = (0, 0);
+    for s in file.sections() {
+        match s.name() {
+            Ok(n) if n.starts_with(".text") => text += s.size(),
+            Ok(n) if n.starts_with(".rodata") => rodata += s.size(),
+            _ => {}
+        }
+    }
+    text + if rodata >= blob_len { rodata - blob_len } else { rodata }
+}
+
+struct Row {
+    board: &'static str,
+    model: String,
+    cases: usize,
+    identical: usize,
+    mean_instructions: u64,
+    arena: usize,
+    code: u64,
+    blob: usize,
+}
+
+/// The blob and cases file of a run; a `small-model:MAX_LEN` blob is made here, from the
+/// first 50 utterances (the pruned vocabulary then still fits 256 KiB of flash).
+fn prepare(board: &str, blob: &str, cases: &str) -> Result<(PathBuf, PathBuf), String> {
+    let root = repo_root();
+    let cases = root.join(cases);
+    let Some(max_len) = blob.strip_prefix("small-model:") else { return Ok((root.join(blob), cases)) };
+    let utterances: Vec<String> = std::fs::read_to_string(&cases).unwrap().lines().take(50).map(|l| format!("{l}\n")).collect();
+    let small_cases = root.join(format!("target/conformance-{board}.txt"));
+    std::fs::write(&small_cases, utterances.concat()).map_err(|e| e.to_string())?;
+    let made = Command::new("bash").arg(root.join("firmware/small-model.sh")).arg(&small_cases).arg(max_len).output().map_err(|e| e.to_string())?;
+    if !made.status.success() {
+        return Err(format!("{board}: small-model.sh failed:\n{}", String::from_utf8_lossy(&made.stderr)));
+    }
+    Ok((PathBuf::from(String::from_utf8_lossy(&made.stdout).trim()), small_cases))
+}
+
+fn run(board: &'static str, blob: PathBuf, cases: PathBuf) -> Result<Row, String> {
+    let firmware = repo_root().join("firmware");
+    let build = Command::new("bash")
+        .arg(firmware.join("build.sh"))
+        .args([board, "conformance"])
+        .env("CONVBERT_BLOB", &blob)
+        .env("CONVBERT_CASES", &cases)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !build.status.success() {
+        return Err(format!("{board}: build failed:\n{}", String::from_utf8_lossy(&build.stderr)));
+    }
+    let elf = PathBuf::from(String::from_utf8_lossy(&build.stdout).trim());
+    let qemu = Command::new("bash").arg(firmware.join("qemu-run.sh")).arg(board).arg(&elf).output().map_err(|e| e.to_string())?;
+    let output = String::from_utf8_lossy(&qemu.stdout).into_owned();
+    if !qemu.status.success() {
+        return Err(format!("{board}: QEMU exited with {:?}:\n{output}{}", qemu.status.code(), String::from_utf8_lossy(&qemu.stderr)));
+    }
+    let device = parse_device(&output);
+    let host = host_cases(&blob, &cases);
+    let identical = device.iter().zip(&host).filter(|((d, _), h)| d == *h).count();
+    if let Some(((d, _), h)) = device.iter().zip(&host).find(|((d, _), h)| d != *h) {
+        eprintln!("{board}: first mismatch: device {d:?}, host {h:?}");
+    }
+    let header = output.lines().find(|l| l.starts_with("conformance ")).unwrap_or("");
+    let blob_len = std::fs::metadata(&blob).map_or(0, |m| m.len());
+    Ok(Row {
+        board,
+        model: blob.file_stem().unwrap().to_string_lossy().into_owned(),
+        cases: host.len().max(device.len()),
+        identical: if device.len() == host.len() { identical } else { 0 },
+        mean_instructions: device.iter().map(|(_, n)| n).sum::<u64>() / device.len().max(1) as u64,
+        arena: field(header, "arena_bytes").parse().unwrap_or(0),
+        code: code_bytes(&elf, blob_len),
+        blob: field(header, "blob_bytes").parse().unwrap_or(0),
+    })
+}
+
+#[test]
+fn every_qemu_target_matches_the_host_bit_for_bit() {
+    for tool in ["qemu-system-arm", "qemu-system-aarch64"] {
+        assert!(
+            Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success()),
+            "{tool} not found: install Debian's qemu-system-arm (tools/test.sh does, as root)"
+        );
+    }
+    // Two workers: QEMU is single-threaded and the machine has two cores.
+    // Small-model blobs are made first, one at a time (they share firmware/target/small).
+    let prepared: Vec<_> = RUNS.iter().map(|&(board, blob, cases)| (board, blob, prepare(board, blob, cases))).collect();
+    let queue = Mutex::new(prepared.into_iter());
+    let rows = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some((board, blob, prepared)) = queue.lock().unwrap().next() else { break };
+                let result = prepared.and_then(|(blob, cases)| run(board, blob, cases));
+                rows.lock().unwrap().push((board, blob, result));
+            });
+        }
+    });
+    let mut rows = rows.into_inner().unwrap();
+    rows.sort_by_key(|(board, blob, _)| (*blob, RUNS.iter().position(|r| r.0 == *board)));
+    println!("| target | model | cases | identical | instructions per inference (mean) | arena bytes | code bytes | blob bytes |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut failures = Vec::new();
+    for (board, blob, result) in rows {
+        match result {
+            Ok(r) => {
+                println!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.board, r.model, r.cases, r.identical, r.mean_instructions, r.arena, r.code, r.blob
+                );
+                if r.identical != r.cases {
+                    failures.push(format!("{board} {blob}: {}/{} identical", r.identical, r.cases));
+                }
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "conformance failures:\n{}", failures.join("\n"));
+}
