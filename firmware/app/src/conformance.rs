@@ -9,7 +9,7 @@
 //! Cases are the lines of the cases file, verbatim (a trailing `\r` dropped), empty lines
 //! skipped; `<i>` counts the non-empty lines from 0. Exit status 0 when no case failed.
 
-use crate::{start, Board, Out};
+use crate::{start, timed_classify, Board, Out};
 use convbert::int8::Model;
 use core::fmt::Write;
 
@@ -32,9 +32,7 @@ pub fn conformance<B: Board>(board: &mut B, blob: &'static [u8], arena: &mut [u8
     );
     let mut errors = 0;
     for (i, text) in cases(cases_text).enumerate() {
-        let t0 = board.instructions();
-        let result = engine.classify_bytes(text);
-        let t1 = board.instructions();
+        let (result, instructions) = timed_classify(board, &mut engine, text);
         let mut out = Out(board);
         let _ = match result {
             Ok(c) => {
@@ -45,7 +43,7 @@ pub fn conformance<B: Board>(board: &mut B, blob: &'static [u8], arena: &mut [u8
                     u8::from(c.truncated),
                     c.label,
                     c.score_q15,
-                    t1 - t0
+                    instructions
                 );
                 for (j, l) in c.logits.iter().enumerate() {
                     let _ = write!(out, "{}{l}", if j == 0 { "" } else { "," });

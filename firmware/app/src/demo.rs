@@ -4,7 +4,7 @@
 //! (from the Q15 score), instructions counted around `classify_bytes` (tokenizer included).
 //! Input ends with EOT (0x04, Ctrl-D): a UART has no end-of-file.
 
-use crate::{start, Board, Out};
+use crate::{start, timed_classify, Board, Out};
 use core::fmt::Write;
 
 /// Longest line kept; the rest of a longer line is dropped (the model keeps 64 tokens anyway).
@@ -24,14 +24,12 @@ pub fn demo<B: Board>(board: &mut B, blob: &'static [u8], arena: &mut [u8]) -> !
             Some(b'\n' | b'\r') => {
                 let text = line[..len].trim_ascii();
                 if !text.is_empty() {
-                    let t0 = board.instructions();
-                    let result = engine.classify_bytes(text);
-                    let t1 = board.instructions();
+                    let (result, instructions) = timed_classify(board, &mut engine, text);
                     let mut out = Out(board);
                     let _ = match result {
                         Ok(c) => {
                             let milli = (u32::from(c.score_q15) * 1000 + 16384) >> 15;
-                            writeln!(out, "{} {}.{:03} {} \"{}\"", c.label_name, milli / 1000, milli % 1000, t1 - t0, Text(text))
+                            writeln!(out, "{} {}.{:03} {} \"{}\"", c.label_name, milli / 1000, milli % 1000, instructions, Text(text))
                         }
                         Err(e) => {
                             failures += 1;

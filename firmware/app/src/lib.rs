@@ -17,7 +17,7 @@ pub use board::{Board, Out};
 pub use conformance::conformance;
 pub use demo::demo;
 
-use convbert::int8::{Engine, Model};
+use convbert::int8::{Classification, ClassifyError, Engine, Model};
 use core::fmt::Write;
 
 /// Validates the blob and builds an engine in `arena`, or prints why not and exits with 2.
@@ -36,4 +36,15 @@ fn start<'a, B: Board>(board: &mut B, blob: &'static [u8], arena: &'a mut [u8]) 
             board.exit(2)
         }
     }
+}
+
+/// Classifies `text` and counts the instructions the inference took on `board`.
+fn timed_classify<'e, B: Board>(
+    board: &mut B,
+    engine: &'e mut Engine<'static, '_>,
+    text: &[u8],
+) -> (Result<Classification<'e>, ClassifyError>, u64) {
+    let start = board.instructions();
+    let result = engine.classify_bytes(text);
+    (result, board.instructions() - start)
 }
