@@ -14,6 +14,11 @@ mod conformance;
 mod demo;
 
 pub use board::{Board, Out};
+
+/// Bytes at a 16-byte aligned address, as `Model::from_bytes` wants a blob (and as SIMD loads
+/// want tensors): boards wrap their `include_bytes!` blob and their arena in it.
+#[repr(C, align(16))]
+pub struct Aligned<T>(pub T);
 pub use conformance::conformance;
 pub use demo::demo;
 

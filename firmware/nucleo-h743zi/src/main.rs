@@ -4,17 +4,13 @@
 #![no_std]
 #![no_main]
 
-use convbert_app::Board;
+use convbert_app::{Aligned, Board};
 use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
 use panic_probe as _;
 
 // BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
 include!(concat!(env!("OUT_DIR"), "/model.rs"));
-
-/// Bytes at a 16-byte aligned address, as `Model::from_bytes` wants them.
-#[repr(C, align(16))]
-struct Aligned<T>(T);
 
 /// The model blob, in flash (blob.x).
 #[link_section = ".blob"]

@@ -7,15 +7,11 @@ mod counter;
 mod pl011;
 mod rt;
 
-use convbert_app::Board;
+use convbert_app::{Aligned, Board};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 // BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
 include!(concat!(env!("OUT_DIR"), "/model.rs"));
-
-/// Bytes at a 16-byte aligned address, as `Model::from_bytes` wants them.
-#[repr(C, align(16))]
-struct Aligned<T>(T);
 
 /// The model blob; image.ld gathers `.rodata.*` into the image's read-only data.
 #[link_section = ".rodata.blob"]

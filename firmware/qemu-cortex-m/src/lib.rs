@@ -16,14 +16,10 @@ mod fault;
 #[cfg(feature = "_cmsdk-uart")]
 mod uart;
 
-use convbert_app::Board;
+use convbert_app::{Aligned, Board};
 
 // BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
 include!(concat!(env!("OUT_DIR"), "/model.rs"));
-
-/// Bytes at a 16-byte aligned address, as `Model::from_bytes` wants them.
-#[repr(C, align(16))]
-struct Aligned<T>(T);
 
 /// The model blob, in the section `blob.x` places in the board's BLOB region.
 #[link_section = ".blob"]
