@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds one firmware program for one QEMU board and prints the ELF's path:
-#   build.sh BOARD PROGRAM        PROGRAM: demo | conformance
+#   build.sh BOARD PROGRAM        PROGRAM: demo | conformance | unit-tests
 # Env: CONVBERT_BLOB (model, default ../weights/snips-tiny.cbq), CONVBERT_CASES (conformance
 # cases). Relative paths are resolved here, from the caller's folder. Each board has its own
 # target dir, so switching boards does not rebuild everything.
@@ -21,6 +21,8 @@ esac
 for var in CONVBERT_BLOB CONVBERT_CASES; do
   if [[ -n ${!var:-} ]]; then export "$var=$(realpath "${!var}")"; fi
 done
+# The unit tests need no model (fw-build's NO_MODEL), so every board can run them.
+if [[ $program == unit-tests ]]; then export CONVBERT_BLOB=none; fi
 rustup target list --installed | grep -qx "$target" || rustup target add "$target" >&2
 target_dir=$here/target/boards/$board
 # The 256 KiB-flash boards need small code more than fast code.

@@ -79,18 +79,11 @@ pub fn isqrt(x: u64) -> u64 {
     }
 }
 
+// Integer-exact tests (by-hand values, extremes): tests/on-target/src/numerics.rs, which also
+// runs on every QEMU board. These compare with floating point, on the host only.
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn isqrt_is_floor_sqrt() {
-        for x in (0..10_000u64).chain([u64::MAX, u64::MAX - 1, 1 << 62, (1 << 62) - 1, 999_999_999_999]) {
-            let r = isqrt(x);
-            assert!(r.checked_mul(r).is_some_and(|sq| sq <= x), "{x}");
-            assert!((r + 1).checked_mul(r + 1).is_none_or(|sq| sq > x), "{x}");
-        }
-    }
 
     #[test]
     fn normalises_like_float() {
@@ -106,15 +99,5 @@ mod tests {
             let got = *y as f64 / (1u64 << (NORM_BITS + 12)) as f64;
             assert!((got - expected).abs() < 2e-3, "{got} vs {expected}");
         }
-    }
-
-    #[test]
-    fn constant_and_extreme_rows_do_not_panic() {
-        let mut z = [7; 4];
-        layer_norm(&mut z, Affine { gamma: &[1; 4], beta: &[3; 4] }, 0);
-        assert_eq!(z, [3; 4]);
-        let mut z = [i32::MAX, i32::MIN, i32::MAX, i32::MIN];
-        layer_norm(&mut z, Affine { gamma: &[i16::MAX; 4], beta: &[i32::MAX; 4] }, u32::MAX);
-        layer_norm(&mut [], Affine { gamma: &[], beta: &[] }, 0);
     }
 }

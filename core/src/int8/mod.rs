@@ -14,10 +14,10 @@
 mod engine;
 pub mod format;
 pub mod kernels;
-mod layer_norm;
+pub mod layer_norm;
 mod model;
 mod requant;
-mod softmax;
+pub mod softmax;
 #[cfg(feature = "std")]
 mod write;
 

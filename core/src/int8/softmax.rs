@@ -50,6 +50,8 @@ pub fn softmax_q15(x: &[i32], to_log2: Requant, out: &mut [u16]) {
     }
 }
 
+// Integer-exact tests (by-hand values, extremes): tests/on-target/src/numerics.rs, which also
+// runs on every QEMU board. These compare with floating point, on the host only.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,14 +76,5 @@ mod tests {
         for (o, e) in out.iter().zip(&exps) {
             assert!((*o as f64 / 32768.0 - e / sum).abs() < 2e-3, "{o} vs {}", e / sum);
         }
-    }
-
-    #[test]
-    fn extreme_inputs_do_not_overflow() {
-        let x = [i32::MAX, i32::MIN, 0];
-        let mut out = [0u16; 3];
-        softmax_q15(&x, Requant { multiplier: i32::MAX, shift: 1 }, &mut out);
-        assert_eq!(out, [32768, 0, 0]);
-        softmax_q15(&[], Requant::default(), &mut out);
     }
 }

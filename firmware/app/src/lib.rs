@@ -3,8 +3,9 @@
 //! - [`demo`]: reads utterances line by line, prints `label score instructions` for each.
 //! - [`conformance`]: classifies a list of embedded cases and prints one machine-readable line
 //!   per case (format in `firmware/README.md`), for a host-side comparison with the host engine.
+//! - [`unit_tests`]: the kernel, numerics and tokenizer tests of `tests/on-target`, on the device.
 //!
-//! Both end with [`Board::exit`]: 0 when every step worked, 1 otherwise. The crate knows no
+//! All end with [`Board::exit`]: 0 when every step worked, 1 otherwise. The crate knows no
 //! board, no register and no linker section: board crates hand it a blob and an arena.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -12,6 +13,7 @@
 mod board;
 mod conformance;
 mod demo;
+mod unit_tests;
 
 pub use board::{Board, Out};
 
@@ -21,6 +23,7 @@ pub use board::{Board, Out};
 pub struct Aligned<T>(pub T);
 pub use conformance::conformance;
 pub use demo::demo;
+pub use unit_tests::unit_tests;
 
 use convbert::int8::{Classification, ClassifyError, Engine, Model};
 use core::fmt::Write;

@@ -3,6 +3,8 @@
 //! - [`model`]: finds the blob (`CONVBERT_BLOB`), validates it with the engine's own parser,
 //!   computes the exact arena size, and writes `OUT_DIR/model.rs` with `BLOB_LEN` and
 //!   `ARENA_BYTES`; the crate then `include_bytes!`es `env!("CONVBERT_BLOB_PATH")`.
+//!   `CONVBERT_BLOB=none` builds without a model (an empty blob and arena), for programs that
+//!   need none: the unit tests.
 //! - [`cases`]: the conformance cases file (`CONVBERT_CASES`), as `env!("CONVBERT_CASES_PATH")`.
 //! - [`linker_script`]: embassy-style copy of a board's memory script into OUT_DIR.
 //! - [`check_fits`]: a clear build error when the model does not fit a board.
@@ -15,6 +17,9 @@ use std::{env, fs};
 
 /// Blob used when `CONVBERT_BLOB` is not set, relative to `firmware/`.
 pub const DEFAULT_BLOB: &str = "../weights/snips-tiny.cbq";
+
+/// The `CONVBERT_BLOB` value that builds a program without a model.
+pub const NO_MODEL: &str = "none";
 
 /// What the firmware needs to know about its model at build time.
 #[derive(Debug, Clone)]
@@ -49,12 +54,19 @@ fn path_from_env(var: &str, default: Option<&str>) -> Option<PathBuf> {
 
 /// Validates the model blob and exports its path and sizes to the crate being built.
 pub fn model() -> ModelInfo {
-    let path = path_from_env("CONVBERT_BLOB", Some(DEFAULT_BLOB)).expect("a default exists");
-    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("CONVBERT_BLOB: {}: {e}", path.display()));
-    let aligned = AlignedBlob::new(&bytes);
-    let model = Model::from_bytes(aligned.bytes()).unwrap_or_else(|e| panic!("CONVBERT_BLOB: {}: {e}", path.display()));
-    let max_len = model.tokenizer().settings.max_len;
-    let info = ModelInfo { blob_len: bytes.len(), arena_bytes: arena_bytes(&model, max_len), max_len, path };
+    let info = if env::var("CONVBERT_BLOB").is_ok_and(|v| v == NO_MODEL) {
+        println!("cargo:rerun-if-env-changed=CONVBERT_BLOB");
+        let path = out_dir().join("no-model.bin");
+        fs::write(&path, b"").expect("OUT_DIR is writable");
+        ModelInfo { path, blob_len: 0, arena_bytes: 0, max_len: 0 }
+    } else {
+        let path = path_from_env("CONVBERT_BLOB", Some(DEFAULT_BLOB)).expect("a default exists");
+        let bytes = fs::read(&path).unwrap_or_else(|e| panic!("CONVBERT_BLOB: {}: {e}", path.display()));
+        let aligned = AlignedBlob::new(&bytes);
+        let model = Model::from_bytes(aligned.bytes()).unwrap_or_else(|e| panic!("CONVBERT_BLOB: {}: {e}", path.display()));
+        let max_len = model.tokenizer().settings.max_len;
+        ModelInfo { blob_len: bytes.len(), arena_bytes: arena_bytes(&model, max_len), max_len, path }
+    };
     let code = format!(
         "/// Bytes in the model blob ({path}).\npub const BLOB_LEN: usize = {};\n\
          /// Exact arena bytes for {max_len} tokens (`convbert::int8::arena_bytes`).\npub const ARENA_BYTES: usize = {};\n",

@@ -52,31 +52,4 @@ pub fn depthwise_i8(x: &[i8], channels: usize, t: usize, w: &[i8], k: usize, acc
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dense_linear_and_grouped() {
-        let x = [1i8, -2, 3, 4];
-        // Linear 4 -> 2: rows [1,1,1,1] and [0,1,0,-1].
-        let mut acc = [0; 2];
-        dense_i8(&x, &[1, 1, 1, 1, 0, 1, 0, -1], &[10, 0], 1, &mut acc);
-        assert_eq!(acc, [16, -6]);
-        // Grouped G=2, 4 -> 2: output 0 reads x[0..2], output 1 reads x[2..4].
-        dense_i8(&x, &[2, 1, -1, 1], &[0, 5], 2, &mut acc);
-        assert_eq!(acc, [0, 6]);
-    }
-
-    #[test]
-    fn depthwise_pads_with_zeros() {
-        // L = 3 tokens, C = 2 channels, k = 3, filters [1,2,3] and [1,0,0].
-        let x = [1i8, 10, 2, 20, 3, 30];
-        let w = [1i8, 2, 3, 1, 0, 0];
-        let mut acc = [0; 2];
-        depthwise_i8(&x, 2, 0, &w, 3, &mut acc);
-        assert_eq!(acc, [2 + 3 * 2, 0]);
-        depthwise_i8(&x, 2, 2, &w, 3, &mut acc);
-        assert_eq!(acc, [2 + 2 * 3, 20]);
-    }
-}
+// Tests: tests/on-target/src/kernels.rs, run on the host and on every QEMU board.

@@ -1,0 +1,128 @@
+//! Requantization, integer softmax and integer LayerNorm on values worked out by hand, and the
+//! invariants that must hold for any input. These are the `i64` corners where a 32-bit core's
+//! runtime helpers (`__aeabi_lmul`, `__aeabi_uldivmod`, 64-bit shifts) could differ.
+
+use crate::{ensure, Lcg, Outcome};
+use convbert::int8::layer_norm::{isqrt, layer_norm, Affine};
+use convbert::int8::softmax::softmax_q15;
+use convbert::int8::Requant;
+
+/// `x * 1/2` at shift 31, `x * 3/4` at shift 2, and the widest products `|x| * m ~ 2^62`.
+pub fn requant_rounds_half_up() -> Outcome {
+    let half = Requant { multiplier: 1 << 30, shift: 31 };
+    let got = [half.apply(5), half.apply(-5), half.apply(3), half.apply(-3), half.apply(1), half.apply(-1)];
+    ensure!(got == [3, -2, 2, -1, 1, 0], "x / 2 for 5, -5, 3, -3, 1, -1: {got:?}");
+    let three_quarters = Requant { multiplier: 3, shift: 2 };
+    let got = [1, -1, 2, -2].map(|x| three_quarters.apply(x));
+    ensure!(got == [1, -1, 2, -1], "x * 3/4 for 1, -1, 2, -2: {got:?}");
+    // (2^31 - 1)^2 / 2^31 = 2^31 - 2 + 2^-31, and -2^31 * (2^31 - 1) / 2^31 exactly.
+    let almost_one = Requant { multiplier: i32::MAX, shift: 31 };
+    ensure!(almost_one.apply(i32::MAX) == i32::MAX - 1, "i32::MAX * (1 - 2^-31): {}", almost_one.apply(i32::MAX));
+    ensure!(almost_one.apply(i32::MIN) == i32::MIN + 1, "i32::MIN * (1 - 2^-31): {}", almost_one.apply(i32::MIN));
+    // The longest shift: 2^30 / 2^62 = 2^-32, so every i32 rounds to 0 (-2^31 is a tie: up to 0).
+    let tiny = Requant { multiplier: 1 << 30, shift: 62 };
+    ensure!(tiny.apply(i32::MAX) == 0 && tiny.apply(i32::MIN) == 0, "x * 2^-32 must round to 0");
+    Ok(())
+}
+
+/// Saturation to `i32`, `i8` and `i16`, and a masked (invalid) shift that must not trap.
+pub fn requant_saturates() -> Outcome {
+    let big = Requant { multiplier: i32::MAX, shift: 1 };
+    ensure!(big.apply(i32::MAX) == i32::MAX && big.apply(i32::MIN) == i32::MIN, "i32 saturation");
+    ensure!(big.to_i8(1000) == 127 && big.to_i8(-1000) == -128, "i8 saturation");
+    ensure!(big.to_i16(100_000) == i16::MAX && big.to_i16(-100_000) == i16::MIN, "i16 saturation");
+    // Shift 99 is masked to 35: 7 * 5 / 2^35 rounds to 0.
+    ensure!(Requant { multiplier: 5, shift: 99 }.apply(7) == 0, "masked shift");
+    Ok(())
+}
+
+/// One unit of input = 1/256 bit, so a difference of 256 halves `exp`.
+const IDENTITY: Requant = Requant { multiplier: 1 << 30, shift: 30 };
+
+/// Rows whose Q15 outputs follow from the table by hand (`docs/INT8.md`, softmax).
+pub fn softmax_by_hand() -> Outcome {
+    let mut out = [0u16; 4];
+    softmax_q15(&[5, 5, 5, 5], IDENTITY, &mut out);
+    ensure!(out == [8192; 4], "four equal logits: {out:?}");
+    // exp = [2^15, 2^14]: 2/3 and 1/3.
+    softmax_q15(&[0, -256], IDENTITY, &mut out[..2]);
+    ensure!(out[..2] == [21845, 10923], "one bit apart: {:?}", &out[..2]);
+    // Half a bit: table entry 128 = round(2^15 / sqrt 2) = 23170; 2^46 / 55938 = 1257977478.
+    softmax_q15(&[0, -128], IDENTITY, &mut out[..2]);
+    ensure!(out[..2] == [19195, 13573], "half a bit apart: {:?}", &out[..2]);
+    // Eight bits: 2^15 >> 8 = 128; 2^46 / 32896 = 2139127680.
+    softmax_q15(&[7, 7 - 2048], IDENTITY, &mut out[..2]);
+    ensure!(out[..2] == [32640, 128], "eight bits apart: {:?}", &out[..2]);
+    Ok(())
+}
+
+/// 200 random rows of 1 to 64 logits: outputs sum to 1 within rounding and keep the order.
+pub fn softmax_sums_to_one() -> Outcome {
+    let mut rng = Lcg(3);
+    let (mut x, mut out) = ([0i32; 64], [0u16; 64]);
+    let to_log2 = Requant { multiplier: 1_518_500_250, shift: 35 }; // ~ 0.0442 bit-units per unit
+    for case in 0..200 {
+        let n = 1 + rng.below(64);
+        let (x, out) = (&mut x[..n], &mut out[..n]);
+        x.iter_mut().for_each(|v| *v = rng.next_i8() as i32 * (1 << rng.below(12)));
+        softmax_q15(x, to_log2, out);
+        let sum: u32 = out.iter().map(|&o| o as u32).sum();
+        ensure!(sum.abs_diff(32768) <= n as u32, "case {case}: {n} outputs sum to {sum}");
+        for i in 0..n {
+            for j in 0..n {
+                ensure!(x[i] < x[j] || out[i] >= out[j], "case {case}: order broken at {i}, {j}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Logits a whole `i32` apart, the largest factor, and an empty row.
+pub fn softmax_extremes() -> Outcome {
+    let mut out = [1u16; 3];
+    softmax_q15(&[i32::MAX, i32::MIN, 0], Requant { multiplier: i32::MAX, shift: 1 }, &mut out);
+    ensure!(out == [32768, 0, 0], "i32 extremes: {out:?}");
+    softmax_q15(&[], IDENTITY, &mut out);
+    ensure!(out == [32768, 0, 0], "an empty row must leave the output alone: {out:?}");
+    Ok(())
+}
+
+/// `isqrt(x)^2 <= x < (isqrt(x) + 1)^2` for 0..10000 and the 64-bit corners.
+pub fn isqrt_is_floor_sqrt() -> Outcome {
+    for x in (0..10_000u64).chain([u64::MAX, u64::MAX - 1, 1 << 62, (1 << 62) - 1, 999_999_999_999]) {
+        let r = isqrt(x);
+        ensure!(r.checked_mul(r).is_some_and(|sq| sq <= x), "isqrt({x}) = {r} is too big");
+        ensure!((r + 1).checked_mul(r + 1).is_none_or(|sq| sq > x), "isqrt({x}) = {r} is too small");
+    }
+    Ok(())
+}
+
+/// Rows whose normalised values follow by hand: `n = round(d * 2^11 / isqrt(var))`.
+pub fn layer_norm_by_hand() -> Outcome {
+    // Mean 0, variance 10^6, std 1000: n = +-2^11, then y = n * 3 + 100.
+    let mut z = [1000, -1000, 1000, -1000];
+    layer_norm(&mut z, Affine { gamma: &[3; 4], beta: &[100; 4] }, 0);
+    ensure!(z == [6244, -6044, 6244, -6044], "+-1000: {z:?}");
+    // d = [3000, -1000 x3], variance 3 * 10^6, isqrt = 1732: 3000 * 2048 / 1732 = 3547.3 and
+    // -1000 * 2048 / 1732 = -1182.4.
+    let mut z = [3000, -1000, -1000, -1000];
+    layer_norm(&mut z, Affine { gamma: &[1; 4], beta: &[0; 4] }, 0);
+    ensure!(z == [3547, -1182, -1182, -1182], "3000, -1000 x3: {z:?}");
+    // epsilon: variance 10^6 + 2 * 10^6 gives std isqrt(3 * 10^6) = 1732 again.
+    let mut z = [1000, -1000];
+    layer_norm(&mut z, Affine { gamma: &[1; 2], beta: &[0; 2] }, 2_000_000);
+    ensure!(z == [1182, -1182], "epsilon 2 * 10^6: {z:?}");
+    Ok(())
+}
+
+/// A constant row gives beta; `i32` extremes and an empty row neither trap nor wrap.
+pub fn layer_norm_extremes() -> Outcome {
+    let mut z = [7; 4];
+    layer_norm(&mut z, Affine { gamma: &[1; 4], beta: &[3; 4] }, 0);
+    ensure!(z == [3; 4], "constant row: {z:?}");
+    let mut z = [i32::MAX, i32::MIN, i32::MAX, i32::MIN];
+    layer_norm(&mut z, Affine { gamma: &[i16::MAX; 4], beta: &[0; 4] }, 0);
+    ensure!(z[0] > 0 && z[1] < 0 && z[0] == z[2] && z[1] == z[3], "i32 extremes: {z:?}");
+    layer_norm(&mut [], Affine { gamma: &[], beta: &[] }, 0);
+    Ok(())
+}
