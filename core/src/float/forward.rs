@@ -201,7 +201,7 @@ impl FloatModel<'_> {
 
     /// One ConvBertLayer: mixed attention (self-attention + dynamic conv heads), then FFN.
     fn layer(&self, n: usize, w: &LayerWeights<'_>, l: usize, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
-        let mut observe = |point, values: &[f32]| observer.observe(n, point, values);
+        let mut observe = |point, values: &mut [f32]| observer.observe(n, point, values);
         let c = &self.config;
         let (h, a, hs, nh, k) =
             (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);

@@ -68,14 +68,18 @@ pub enum Point {
 }
 
 /// Sees intermediate tensors of a forward pass; `layer` is 0 for embeddings and head points.
+///
+/// An observer may also change the values, and the pass goes on with the changed tensor: this
+/// is how `tools/quantize/examples/sensitivity.rs` rounds one kind of tensor to int8 at a time
+/// to find which ones the int8 engine should keep wider.
 pub trait Observer {
     /// Called with each observed tensor (or row of it).
-    fn observe(&mut self, layer: usize, point: Point, values: &[f32]);
+    fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]);
 }
 
 /// The no-op observer.
 impl Observer for () {
-    fn observe(&mut self, _: usize, _: Point, _: &[f32]) {}
+    fn observe(&mut self, _: usize, _: Point, _: &mut [f32]) {}
 }
 
 /// A ConvBERT whose weights are borrowed f32 views that have passed the shape checks.

@@ -46,7 +46,7 @@ struct StageRows {
 }
 
 impl Observer for StageRows {
-    fn observe(&mut self, layer: usize, point: Point, values: &[f32]) {
+    fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]) {
         if (layer == 0 && point == self.first) || point == Point::FfnNorm {
             let stage = if point == Point::FfnNorm { layer + 1 } else { 0 };
             self.rows.resize(self.rows.len().max(stage + 1), Vec::new());
