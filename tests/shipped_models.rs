@@ -67,9 +67,13 @@ fn float_reference_reproduces_pytorch_on_shipped_models() {
     }
 }
 
+/// Checkpoints shipped without their blob: clinc-small's 10 MB blob would take weights/ past its
+/// size budget (weights/README.md); `convbert quantize` makes it.
+const NOT_PACKED: &[&str] = &["clinc-small"];
+
 #[test]
 fn shipped_blobs_agree_with_pytorch() {
-    for name in shipped() {
+    for name in shipped().into_iter().filter(|n| !NOT_PACKED.contains(&n.as_str())) {
         let path = repo_root().join("weights").join(format!("{name}.cbq"));
         let Ok(bytes) = std::fs::read(&path) else { panic!("{}: blob missing", path.display()) };
         let blob = AlignedBlob::new(&bytes);
