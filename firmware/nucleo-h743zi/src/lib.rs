@@ -1,8 +1,10 @@
-//! NUCLEO-H743ZI: runs the conformance program over a few built-in utterances (or the file
-//! in `CONVBERT_CASES` at build time) and logs every output line with defmt over RTT.
-//! "instructions" are DWT cycles here (core clock: the reset HSI, 64 MHz; no clock set-up).
+//! NUCLEO-H743ZI (STM32H743ZI, Cortex-M7F) as a [`convbert_app::Board`]: output lines logged
+//! with defmt over RTT, DWT cycles as the instruction counter (core clock: the reset HSI,
+//! 64 MHz; no clock set-up), exit on a breakpoint that `probe-rs run` stops at.
+//!
+//! Programs (`src/bin/`): `conformance` (the default: a few built-in utterances, or the file
+//! in `CONVBERT_CASES` at build time) and `unit-tests` (the tests of `tests/on-target`).
 #![no_std]
-#![no_main]
 
 use convbert_app::{Aligned, Board};
 use cortex_m::peripheral::DWT;
@@ -18,17 +20,33 @@ static BLOB: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!(env!("CONVBERT_BL
 /// The engine's scratch memory, in DTCM.
 static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
 
-/// Used when no cases file is given at build time.
-const BUILT_IN: &[u8] = b"wake me up at 7\nwill it rain in seattle tomorrow\nplay some jazz by miles davis\n\
-book a table for two at a sushi place tonight\nadd this song to my road trip playlist\n";
-static CASES: &[u8] = include_bytes!(env!("CONVBERT_CASES_PATH"));
+/// The model blob.
+pub fn blob() -> &'static [u8] {
+    &BLOB.0
+}
 
 /// Output lines go to defmt, one `info!` per line; the cycle counter extends DWT's 32 bits.
-struct Nucleo {
+pub struct Nucleo {
     line: [u8; 256],
     len: usize,
     high: u64,
     last: u32,
+}
+
+impl Nucleo {
+    /// Turns on the caches and the cycle counter and hands out the arena. Call once (a second
+    /// call panics).
+    pub fn take() -> (Self, &'static mut [u8]) {
+        let Some(mut p) = cortex_m::Peripherals::take() else { panic!("Nucleo::take called twice") };
+        p.SCB.enable_icache();
+        p.SCB.enable_dcache(&mut p.CPUID);
+        p.DCB.enable_trace();
+        DWT::unlock(); // the M7 locks DWT writes until unlocked
+        p.DWT.enable_cycle_counter();
+        // SAFETY: `Peripherals::take` succeeded, so this runs once: the only reference to ARENA.
+        let arena = unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 };
+        (Self { line: [0; 256], len: 0, high: 0, last: 0 }, arena)
+    }
 }
 
 impl Board for Nucleo {
@@ -68,19 +86,4 @@ impl Board for Nucleo {
             cortex_m::asm::wfi();
         }
     }
-}
-
-#[cortex_m_rt::entry]
-fn main() -> ! {
-    let Some(mut p) = cortex_m::Peripherals::take() else { panic!("peripherals taken twice") };
-    p.SCB.enable_icache();
-    p.SCB.enable_dcache(&mut p.CPUID);
-    p.DCB.enable_trace();
-    DWT::unlock(); // the M7 locks DWT writes until unlocked
-    p.DWT.enable_cycle_counter();
-    // SAFETY: `Peripherals::take` succeeded, so this runs once: the only reference to ARENA.
-    let arena = unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 };
-    let cases = if CASES.is_empty() { BUILT_IN } else { CASES };
-    let mut board = Nucleo { line: [0; 256], len: 0, high: 0, last: 0 };
-    convbert_app::conformance(&mut board, &BLOB.0, arena, cases)
 }
