@@ -3,11 +3,12 @@
 //! Shapes: L tokens, H hidden, E embedding, A = H/2, nh heads of width hs, K taps, I
 //! intermediate. Activation buffers are `[L, width]` row-major. Every buffer is carved once
 //! from the caller's arena by [`Engine::new`]; the pass allocates nothing and reuses buffers
-//! across layers (and the depthwise output's buffer for the mixed heads). The FFN runs one token
-//! at a time, so its `[I]` intermediate never exists for all tokens at once.
+//! across layers. The depthwise filter, the mixed heads with the attention output, and the FFN
+//! run one token at a time, so their `[H]` and `[I]` rows never exist for all tokens at once.
 
 use super::format::{self, layer};
-use super::kernels::{dense_i8, depthwise_i8, generic::dot_i8};
+use super::kernels::{dense, depthwise, dot};
+use super::Requant;
 use super::layer_norm::{layer_norm, Affine};
 use super::model::{Model, QDense};
 use super::softmax::softmax_q15;
@@ -77,10 +78,10 @@ struct Plan {
     residual: usize,
     taps: usize,
     probs: usize,
-    x: usize,
     qkv: usize,
-    mixed: usize,
-    row8: usize,
+    values: usize,
+    span_key: usize,
+    row16: usize,
 }
 
 impl Plan {
@@ -96,22 +97,19 @@ impl Plan {
             residual: l * h,
             taps: l * taps,
             probs: l.max(c.num_labels),
-            x: l * h,
-            // query, key, value, conv value, span key
-            qkv: 5 * l * a,
-            mixed: l * h,
-            row8: i.max(h).max(e),
+            // query, key, value, conv value
+            qkv: 2 * l * a,
+            values: 2 * l * a,
+            span_key: l * a,
+            row16: i.max(h),
         }
     }
 
     /// Bytes, with slack to align the start to 4.
     fn bytes(&self) -> usize {
         4 * (self.ids + self.scores + self.acc + self.logits)
-            + 2 * (self.residual + self.taps + self.probs)
-            + self.x
+            + 2 * (self.residual + self.taps + self.probs + self.values + self.span_key + self.row16)
             + self.qkv
-            + self.mixed
-            + self.row8
             + 3
     }
 }
@@ -132,14 +130,12 @@ pub struct Engine<'m, 'a> {
     residual: &'a mut [i16],
     taps: &'a mut [u16],
     probs: &'a mut [u16],
-    x: &'a mut [i8],
     query: &'a mut [i8],
     key: &'a mut [i8],
-    value: &'a mut [i8],
-    conv_value: &'a mut [i8],
-    span_key: &'a mut [i8],
-    mixed: &'a mut [i8],
-    row8: &'a mut [i8],
+    value: &'a mut [i16],
+    conv_value: &'a mut [i16],
+    span_key: &'a mut [i16],
+    row16: &'a mut [i16],
 }
 
 impl<'m, 'a> Engine<'m, 'a> {
@@ -164,15 +160,12 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (residual, rest) = take::<i16>(rest, plan.residual);
         let (taps, rest) = take::<u16>(rest, plan.taps);
         let (probs, rest) = take::<u16>(rest, plan.probs);
-        let (x, rest) = take::<i8>(rest, plan.x);
-        let (qkv, rest) = take::<i8>(rest, plan.qkv);
-        let (mixed, rest) = take::<i8>(rest, plan.mixed);
-        let (row8, _) = take::<i8>(rest, plan.row8);
-        let la = qkv.len() / 5;
-        let (query, qkv) = qkv.split_at_mut(la);
-        let (key, qkv) = qkv.split_at_mut(la);
-        let (value, qkv) = qkv.split_at_mut(la);
-        let (conv_value, span_key) = qkv.split_at_mut(la);
+        let (values, rest) = take::<i16>(rest, plan.values);
+        let (span_key, rest) = take::<i16>(rest, plan.span_key);
+        let (row16, rest) = take::<i16>(rest, plan.row16);
+        let (qkv, _) = take::<i8>(rest, plan.qkv);
+        let (query, key) = qkv.split_at_mut(qkv.len() / 2);
+        let (value, conv_value) = values.split_at_mut(values.len() / 2);
         Ok(Self {
             model: *model,
             max_len,
@@ -183,14 +176,12 @@ impl<'m, 'a> Engine<'m, 'a> {
             residual,
             taps,
             probs,
-            x,
             query,
             key,
             value,
             conv_value,
             span_key,
-            mixed,
-            row8,
+            row16,
         })
     }
 
@@ -265,7 +256,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         Ok(())
     }
 
-    /// ConvBertEmbeddings (+ projection): residual[t], x[t] from word + position + type.
+    /// ConvBertEmbeddings (+ projection): residual[t] from word + position + type.
     fn embed(&mut self, l: usize) {
         let m = self.model;
         let c = m.config();
@@ -287,27 +278,24 @@ impl<'m, 'a> Engine<'m, 'a> {
                 *zc = rq.apply(wv as i32).saturating_add(s.position.apply(pv as i32)).saturating_add(s.token_type.apply(tv as i32));
             }
             layer_norm(z, affine, s.ln.eps_q);
-            let (residual, x) = (&mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
-            match &project {
-                // embeddings_project: i8 LN output -> Linear E -> H -> i16 residual -> i8 input.
-                Some(p) => {
-                    let e8 = &mut self.row8[..e];
-                    for (o, &v) in e8.iter_mut().zip(z.iter()) {
-                        *o = s.ln.matmul_input.to_i8(v);
-                    }
-                    let acc = &mut self.acc[..h];
-                    dense_i8(e8, p.weight, p.bias, 1, acc);
-                    for (((r, xo), &a), rq) in residual.iter_mut().zip(x.iter_mut()).zip(acc.iter()).zip(p.requant) {
-                        *r = rq.to_i16(a);
-                        *xo = s.project_matmul_input.to_i8(*r as i32);
-                    }
+            let residual = &mut self.residual[t * h..][..h];
+            // The LayerNorm's i16 output: the residual row, or (with a projection) its first E
+            // entries as the projection's input, then overwritten by the projection's output.
+            for (r, &v) in residual.iter_mut().zip(z.iter()) {
+                *r = s.ln.residual.to_i16(v);
+            }
+            if let Some(p) = &project {
+                // embeddings_project: Linear E -> H into the i16 residual.
+                let acc = &mut self.acc[..h];
+                dense(&residual[..e], p.weight, p.bias, 1, acc);
+                for ((r, &a), rq) in residual.iter_mut().zip(acc.iter()).zip(p.requant) {
+                    *r = rq.to_i16(a);
                 }
-                None => write_ln_outputs(z, &s.ln, residual, x),
             }
         }
     }
 
-    /// One ConvBertLayer: mixed attention, then the FFN. Updates `residual` and `x` in place.
+    /// One ConvBertLayer: mixed attention, then the FFN. Updates `residual` in place.
     fn layer(&mut self, n: usize, l: usize) {
         let m = self.model;
         let c = *m.config();
@@ -315,35 +303,41 @@ impl<'m, 'a> Engine<'m, 'a> {
         let base = m.layer_slot(n);
         let s = m.layer_scalars(n);
         let pad = k / 2;
-        let (x, acc) = (&self.x[..l * h], &mut *self.acc);
+        // The layer's input: the i16 residual stream, which the matrix products read directly.
+        let (x, acc) = (&self.residual[..l * h], &mut *self.acc);
 
         // q, k, v, conv value = requant(W x + b)                                   [L, A] i8
-        dense_rows(&m.dense(base + layer::QUERY, 1), x, &mut self.query[..l * a], acc);
-        dense_rows(&m.dense(base + layer::KEY, 1), x, &mut self.key[..l * a], acc);
-        dense_rows(&m.dense(base + layer::VALUE, 1), x, &mut self.value[..l * a], acc);
-        dense_rows(&m.dense(base + layer::CONV_VALUE, 1), x, &mut self.conv_value[..l * a], acc);
+        dense_rows(&m.dense(base + layer::QUERY, 1), x, &mut self.query[..l * a], acc, Requant::to_i8);
+        dense_rows(&m.dense(base + layer::KEY, 1), x, &mut self.key[..l * a], acc, Requant::to_i8);
+        dense_rows(&m.dense(base + layer::VALUE, 1), x, &mut self.value[..l * a], acc, Requant::to_i16);
+        dense_rows(&m.dense(base + layer::CONV_VALUE, 1), x, &mut self.conv_value[..l * a], acc, Requant::to_i16);
 
-        // Span-aware key: depthwise K-tap filter per channel (into `mixed`, free until the
-        // heads are mixed), then pointwise H -> A.                                [L, A] i8
-        let depthwise = m.i8s(base + layer::DEPTHWISE_WEIGHT);
+        // Span-aware key, one token at a time: depthwise K-tap filter per channel (a row of
+        // `row16`), then pointwise H -> A.                                        [L, A] i16
+        let depthwise_w = m.i8s(base + layer::DEPTHWISE_WEIGHT);
         let depthwise_rq = m.requants(base + layer::DEPTHWISE_REQUANT);
+        let pointwise = m.dense(base + layer::POINTWISE, 1);
         for t in 0..l {
-            depthwise_i8(x, h, t, depthwise, k, &mut acc[..h]);
-            for ((o, &v), rq) in self.mixed[t * h..][..h].iter_mut().zip(acc.iter()).zip(depthwise_rq) {
-                *o = rq.to_i8(v);
+            depthwise(x, h, t, depthwise_w, k, &mut acc[..h]);
+            let filtered = &mut self.row16[..h];
+            for ((o, &v), rq) in filtered.iter_mut().zip(acc.iter()).zip(depthwise_rq) {
+                *o = rq.to_i16(v);
+            }
+            dense(filtered, pointwise.weight, pointwise.bias, 1, &mut acc[..a]);
+            for ((o, &v), rq) in self.span_key[t * a..][..a].iter_mut().zip(acc.iter()).zip(pointwise.requant) {
+                *o = rq.to_i16(v);
             }
         }
-        dense_rows(&m.dense(base + layer::POINTWISE, 1), &self.mixed[..l * h], &mut self.span_key[..l * a], acc);
 
         // Conv kernels: softmax_j((span_key * q) Wck^T + bck) per token and head, Q15.   [L, nh*K]
         for (ks, &q) in self.span_key[..l * a].iter_mut().zip(self.query.iter()) {
-            *ks = s.key_query.to_i8(*ks as i32 * q as i32);
+            *ks = s.key_query.to_i16(*ks as i32 * q as i32);
         }
         let kernel = m.dense(base + layer::KERNEL, 1);
         let taps = nh * k;
         for t in 0..l {
             let logits = &mut acc[..taps];
-            dense_i8(&self.span_key[t * a..][..a], kernel.weight, kernel.bias, 1, logits);
+            dense(&self.span_key[t * a..][..a], kernel.weight, kernel.bias, 1, logits);
             for (v, rq) in logits.iter_mut().zip(kernel.requant) {
                 *v = rq.apply(*v);
             }
@@ -352,16 +346,22 @@ impl<'m, 'a> Engine<'m, 'a> {
             }
         }
 
-        // mixed[t] = concat(attention heads, conv heads)                             [L, H] i8
+        // One token at a time: mixed = concat(attention heads, conv heads) (a row of `row16`),
+        // then the attention output LN(W mixed + b + residual) into residual[t]. The other
+        // tokens' q, k, v, conv value and taps are all computed, so residual[t] is free.
+        let output = m.dense(base + layer::ATTENTION_OUTPUT, 1);
+        let ln1 = Affine { gamma: m.i16s(base + layer::ATTENTION_LN_GAMMA), beta: m.i32s(base + layer::ATTENTION_LN_BETA) };
         for t in 0..l {
+            let mixed = &mut self.row16[..h];
             for head in 0..nh {
                 let col = head * hs;
                 // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
                 let q = &self.query[t * a + col..][..hs];
                 for (u, score) in self.scores[..l].iter_mut().enumerate() {
-                    *score = dot_i8(q, &self.key[u * a + col..][..hs]);
+                    *score = dot(q, &self.key[u * a + col..][..hs]);
                 }
                 softmax_q15(&self.scores[..l], s.scores_log2, &mut self.probs[..l]);
+                // Q15 weights summing to 2^15 times int16 values: |sum| < 2^30, exact in i32.
                 let sums = &mut acc[..hs];
                 sums.fill(0);
                 for (u, &p) in self.probs[..l].iter().enumerate() {
@@ -369,8 +369,8 @@ impl<'m, 'a> Engine<'m, 'a> {
                         *sum = sum.wrapping_add(p as i32 * v as i32);
                     }
                 }
-                for (o, &sum) in self.mixed[t * h + col..][..hs].iter_mut().zip(sums.iter()) {
-                    *o = s.context.to_i8(sum);
+                for (o, &sum) in mixed[col..][..hs].iter_mut().zip(sums.iter()) {
+                    *o = s.context.to_i16(sum);
                 }
                 // Dynamic convolution: the head's K taps slide over the conv value.
                 sums.fill(0);
@@ -380,37 +380,31 @@ impl<'m, 'a> Engine<'m, 'a> {
                         *sum = sum.wrapping_add(p as i32 * v as i32);
                     }
                 }
-                for (o, &sum) in self.mixed[t * h + a + col..][..hs].iter_mut().zip(sums.iter()) {
-                    *o = s.conv.to_i8(sum);
+                for (o, &sum) in mixed[a + col..][..hs].iter_mut().zip(sums.iter()) {
+                    *o = s.conv.to_i16(sum);
                 }
             }
-        }
-
-        // Attention output: LN(W mixed + b + residual)                    residual, x [L, H]
-        let output = m.dense(base + layer::ATTENTION_OUTPUT, 1);
-        let ln1 = Affine { gamma: m.i16s(base + layer::ATTENTION_LN_GAMMA), beta: m.i32s(base + layer::ATTENTION_LN_BETA) };
-        for t in 0..l {
             let z = &mut acc[..h];
-            dense_i8(&self.mixed[t * h..][..h], output.weight, output.bias, 1, z);
+            dense(mixed, output.weight, output.bias, 1, z);
             add_residual(z, output.requant, &self.residual[t * h..][..h], s.attention_residual);
             layer_norm(z, ln1, s.attention_ln.eps_q);
-            write_ln_outputs(z, &s.attention_ln, &mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
+            write_ln_output(z, &s.attention_ln, &mut self.residual[t * h..][..h]);
         }
 
         // FFN, one token at a time: LN(W2 act(W1 x + b1) + b2 + residual)
         let (ffn_in, ffn_out) = (m.dense(base + layer::FFN_IN, c.num_groups), m.dense(base + layer::FFN_OUT, c.num_groups));
-        let lut = m.i8s(base + layer::ACTIVATION_LUT);
+        let lut = m.i16s(base + layer::ACTIVATION_LUT);
         let ln2 = Affine { gamma: m.i16s(base + layer::FFN_LN_GAMMA), beta: m.i32s(base + layer::FFN_LN_BETA) };
         let i = c.intermediate_size;
         for t in 0..l {
             let hidden = &mut acc[..i];
-            dense_i8(&self.x[t * h..][..h], ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
-            activate(hidden, ffn_in.requant, lut, &mut self.row8[..i]);
+            dense(&self.residual[t * h..][..h], ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
+            activate(hidden, ffn_in.requant, lut, &mut self.row16[..i]);
             let z = &mut acc[..h];
-            dense_i8(&self.row8[..i], ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
+            dense(&self.row16[..i], ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
             add_residual(z, ffn_out.requant, &self.residual[t * h..][..h], s.ffn_residual);
             layer_norm(z, ln2, s.ffn_ln.eps_q);
-            write_ln_outputs(z, &s.ffn_ln, &mut self.residual[t * h..][..h], &mut self.x[t * h..][..h]);
+            write_ln_output(z, &s.ffn_ln, &mut self.residual[t * h..][..h]);
         }
     }
 
@@ -424,13 +418,13 @@ impl<'m, 'a> Engine<'m, 'a> {
         }
         let h = c.hidden_size;
         let base = m.classifier_slot();
-        let dense = m.dense(base + format::classifier::DENSE, 1);
-        let lut = m.i8s(base + format::classifier::ACTIVATION_LUT);
+        let head_dense = m.dense(base + format::classifier::DENSE, 1);
+        let lut = m.i16s(base + format::classifier::ACTIVATION_LUT);
         let out = m.dense(base + format::classifier::OUT_PROJ, 1);
 
-        dense_i8(&self.x[..h], dense.weight, dense.bias, 1, &mut self.acc[..h]);
-        activate(&self.acc[..h], dense.requant, lut, &mut self.row8[..h]);
-        dense_i8(&self.row8[..h], out.weight, out.bias, 1, &mut self.acc[..labels]);
+        dense(&self.residual[..h], head_dense.weight, head_dense.bias, 1, &mut self.acc[..h]);
+        activate(&self.acc[..h], head_dense.requant, lut, &mut self.row16[..h]);
+        dense(&self.row16[..h], out.weight, out.bias, 1, &mut self.acc[..labels]);
         for ((logit, &a), rq) in self.logits.iter_mut().zip(self.acc.iter()).zip(out.requant) {
             *logit = rq.apply(a);
         }
@@ -458,8 +452,8 @@ fn take<T: bytemuck::Pod>(bytes: &mut [u8], n: usize) -> (&mut [T], &mut [u8]) {
     (bytemuck::try_cast_slice_mut(head).unwrap_or(&mut []), tail)
 }
 
-/// `output[t] = requant(W input[t] + b)` for every row, as int8.
-fn dense_rows(d: &QDense<'_>, input: &[i8], output: &mut [i8], acc: &mut [i32]) {
+/// `output[t] = store(requant, W input[t] + b)` for every row (`Requant::to_i8` or `to_i16`).
+fn dense_rows<X: Copy + Into<i32>, Y>(d: &QDense<'_>, input: &[X], output: &mut [Y], acc: &mut [i32], store: fn(Requant, i32) -> Y) {
     let outs = d.requant.len();
     if outs == 0 {
         return;
@@ -467,9 +461,9 @@ fn dense_rows(d: &QDense<'_>, input: &[i8], output: &mut [i8], acc: &mut [i32]) 
     let ins = input.len() / (output.len() / outs).max(1);
     for (x, y) in input.chunks_exact(ins.max(1)).zip(output.chunks_exact_mut(outs)) {
         let acc = &mut acc[..outs];
-        dense_i8(x, d.weight, d.bias, d.groups, acc);
+        dense(x, d.weight, d.bias, d.groups, acc);
         for ((o, &a), rq) in y.iter_mut().zip(acc.iter()).zip(d.requant) {
-            *o = rq.to_i8(a);
+            *o = store(*rq, a);
         }
     }
 }
@@ -483,16 +477,16 @@ fn add_residual(z: &mut [i32], branch_rq: &[super::Requant], residual: &[i16], r
 }
 
 /// `out[c] = lut[requant_c(acc[c]) as i8]`: the activation through the host's 256-entry table.
-fn activate(acc: &[i32], requant: &[super::Requant], lut: &[i8], out: &mut [i8]) {
+fn activate(acc: &[i32], requant: &[super::Requant], lut: &[i16], out: &mut [i16]) {
     for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
         *o = lut.get(rq.to_i8(a) as u8 as usize).copied().unwrap_or(0);
     }
 }
 
-/// A LayerNorm's two outputs: the int16 residual and the int8 matmul input.
-fn write_ln_outputs(y: &[i32], ln: &format::LnOutput, residual: &mut [i16], x: &mut [i8]) {
-    for (((r, xo), &v), _) in residual.iter_mut().zip(x.iter_mut()).zip(y).zip(0..) {
+/// A LayerNorm's output into the int16 residual stream (which is also the next matrix
+/// products' input).
+fn write_ln_output(y: &[i32], ln: &format::LnOutput, residual: &mut [i16]) {
+    for (r, &v) in residual.iter_mut().zip(y) {
         *r = ln.residual.to_i16(v);
-        *xo = ln.matmul_input.to_i8(v);
     }
 }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"CVBQ";
 /// The layout version this engine reads; any change to the layout bumps it.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Alignment of every tensor, from the blob's first byte.
 pub const TENSOR_ALIGN: usize = 16;
 /// Bytes of the fixed preamble before the header.
@@ -180,15 +180,13 @@ impl Dtype {
     }
 }
 
-/// Where a LayerNorm's result goes: the `i16` residual stream and the `i8` input of the next
-/// matrix products, each with its own scale.
+/// Where a LayerNorm's result goes: the `i16` residual stream, which the next matrix products
+/// also read (int16 x int8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]
 pub struct LnOutput {
     /// `y -> i16` residual.
     pub residual: Requant,
-    /// `y -> i8` matmul input.
-    pub matmul_input: Requant,
     /// `layer_norm_eps` on the squared input scale, rounded.
     pub eps_q: u32,
     /// Zero.
@@ -203,10 +201,8 @@ pub struct EmbeddingScalars {
     pub position: Requant,
     /// Token-type embedding `i8 ->` LayerNorm domain.
     pub token_type: Requant,
-    /// LayerNorm(E) outputs. With a projection only `matmul_input` is used (its input).
+    /// LayerNorm(E) output: the residual stream, or with a projection, the projection's input.
     pub ln: LnOutput,
-    /// With a projection: its `i16` output `->` the first layer's `i8` input.
-    pub project_matmul_input: Requant,
 }
 
 /// One encoder layer's scalar parameters.
@@ -361,7 +357,7 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
             23 => spec("attention_ln.gamma", I16, h),
             24 => spec("attention_ln.beta", I32, h),
             25..=27 => dense(["intermediate.weight", "intermediate.bias", "intermediate.requant"], s - 25, h, i, g),
-            28 => spec("activation.lut", I8, 256),
+            28 => spec("activation.lut", I16, 256),
             29..=31 => dense(["output.weight", "output.bias", "output.requant"], s - 29, i, h, g),
             32 => spec("ffn_ln.gamma", I16, h),
             33 => spec("ffn_ln.beta", I32, h),
@@ -373,7 +369,7 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
     let head = usize::from(labels > 0);
     match index {
         0..=2 => dense(["classifier.dense.weight", "classifier.dense.bias", "classifier.dense.requant"], index, h, head * h, 1),
-        3 => spec("classifier.activation.lut", I8, head * 256),
+        3 => spec("classifier.activation.lut", I16, head * 256),
         4..=6 => dense(["classifier.out_proj.weight", "classifier.out_proj.bias", "classifier.out_proj.requant"], index - 4, h, labels, 1),
         7 => spec("classifier.scalars", Record, core::mem::size_of::<ClassifierScalars>()),
         _ => None,

@@ -5,11 +5,13 @@
 //! - Weights are int8, symmetric, one scale per output channel; biases int32 on the scale
 //!   `s_in * s_w[c]`. Every rescale is a [`Requant`] (31-bit multiplier + shift, round half
 //!   up), computed on the host.
-//! - Matrix inputs are int8 (per-tensor scale). The residual stream is int16; each residual sum
-//!   and LayerNorm runs on a fine `i32` domain.
+//! - Activations are int16 (the residual stream, which the products read directly, values,
+//!   mixed heads, activation outputs) or int8 where that costs nothing measurable (q and k,
+//!   activation inputs); per-tensor scales. Each residual sum and LayerNorm runs on a fine
+//!   `i32` domain.
 //! - Softmax (attention over tokens, dynamic-convolution taps) is base-2 with a 256-entry
-//!   table, in Q15. GELU (or the configured activation) is a 256-entry int8 table per layer,
-//!   filled by the host. LayerNorm uses an integer square root and one reciprocal per row.
+//!   table, in Q15. GELU (or the configured activation) is a 256-entry table per layer (int8
+//!   index, int16 value), filled by the host. LayerNorm uses an integer square root and one reciprocal per row.
 
 mod engine;
 pub mod format;

@@ -116,6 +116,11 @@ impl Lcg {
         (self.0 >> 56) as u8 as i8
     }
 
+    /// The next two bytes as an `i16`, every value equally likely.
+    pub fn next_i16(&mut self) -> i16 {
+        i16::from_le_bytes([self.next_i8() as u8, self.next_i8() as u8])
+    }
+
     /// The next value in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
         self.next_i8() as u8 as usize % n

@@ -3,7 +3,8 @@
 //! side of every step is the same-named step of `convbert::int8::Engine`.
 //!
 //! Scale conventions (all symmetric, zero point 0):
-//! - `s8(max) = max / 127` for int8 tensors, `max / 32767` for the int16 residual stream;
+//! - `s8(max) = max / 127` for int8 tensors, `s16(max) = max / 32767` for int16 ones (the
+//!   residual stream, values, mixed heads, activation outputs: docs/INT8.md says which);
 //! - LayerNorm inputs and logits live on fine i32 domains, `max / 2^22` and `max / 2^20`;
 //! - weights: one scale per output channel, `max|row| / 127`; biases on `s_in * s_w[c]`.
 
@@ -24,6 +25,10 @@ const NORM_BITS: i32 = 11;
 
 fn s8(max: f64) -> f64 {
     max / 127.0
+}
+
+fn s16(max: f64) -> f64 {
+    max / 32767.0
 }
 
 /// The residual stream's scale: int16 by default; [`PackOptions::residual_bits`] can narrow
@@ -93,14 +98,14 @@ fn push_dense(w: &mut BlobWriter, d: &Dense<'_>, s_in: f64, s_out: f64, what: &s
     Ok(scales)
 }
 
-/// Pushes a LayerNorm's gamma (i16) and beta (i32) and returns its outputs' requants: the
+/// Pushes a LayerNorm's gamma (i16) and beta (i32) and returns its output's requant: the
 /// integer LN produces `y = n * G + B` on the scale `s_gamma * 2^-11`.
 fn push_layer_norm(
     w: &mut BlobWriter,
     gamma: &[f32],
     beta: &[f32],
     (eps, s_in): (f32, f64),
-    (s_residual, s_matmul): (f64, f64),
+    s_residual: f64,
     what: &str,
 ) -> Result<LnOutput, String> {
     let s_gamma = gamma.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6) as f64 / 16383.0;
@@ -114,14 +119,13 @@ fn push_layer_norm(
     w.push_i32(&b);
     Ok(LnOutput {
         residual: requant(s_y / s_residual, what)?,
-        matmul_input: requant(s_y / s_matmul, what)?,
         eps_q: (eps as f64 / (s_in * s_in)).round().min(u32::MAX as f64) as u32,
         reserved: 0,
     })
 }
 
 /// The activation through a 256-entry table: `lut[i as u8] = act(i * s_in) / s_out`.
-fn activation_lut(act: Activation, s_in: f64, s_out: f64) -> Vec<i8> {
+fn activation_lut(act: Activation, s_in: f64, s_out: f64) -> Vec<i16> {
     (0..256)
         .map(|u| {
             let x = (u as u8 as i8) as f64 * s_in;
@@ -132,7 +136,7 @@ fn activation_lut(act: Activation, s_in: f64, s_out: f64) -> Vec<i8> {
                 }
                 Activation::Relu => x.max(0.0),
             };
-            quantize_i8(y, s_out)
+            (y / s_out).round().clamp(-32767.0, 32767.0) as i16
         })
         .collect()
 }
@@ -144,12 +148,6 @@ fn erf(x: f64) -> f64 {
     let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let y = 1.0 - poly * (-x * x).exp();
     if x >= 0.0 { y } else { -y }
-}
-
-/// Per-layer activation scales that the next layer needs.
-struct Stream {
-    s_residual: f64,
-    s_matmul: f64,
 }
 
 /// The packed blob and the scales host tools need to read its outputs.
@@ -217,13 +215,14 @@ pub fn pack(
 
     // LayerNorm(E), then (when E != H) the projection into the residual stream.
     let first = if c.has_embeddings_project() { Point::Projected } else { Point::EmbeddingNorm };
-    let mut stream = Stream { s_residual: residual_scale(r(0, first), options.residual_bits), s_matmul: s8(r(0, first)) };
-    let s_emb8 = s8(r(0, Point::EmbeddingNorm));
-    let ln_targets = if c.has_embeddings_project() { (stream.s_residual, s_emb8) } else { (stream.s_residual, stream.s_matmul) };
-    let ln = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), ln_targets, "embeddings.LayerNorm")?;
+    // The residual stream's scale, which is also the next matrix products' input scale.
+    let mut s_stream = residual_scale(r(0, first), options.residual_bits);
+    // With a projection, the LayerNorm's i16 output is only the projection's input.
+    let s_emb16 = residual_scale(r(0, Point::EmbeddingNorm), options.residual_bits);
+    let ln = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), s_emb16, "embeddings.LayerNorm")?;
     match &emb.project {
         Some(p) => {
-            push_dense(&mut w, p, s_emb8, stream.s_residual, "embeddings_project")?;
+            push_dense(&mut w, p, s_emb16, s_stream, "embeddings_project")?;
         }
         None => {
             w.push_i8(&[]);
@@ -235,23 +234,22 @@ pub fn pack(
         position: requant(s_pos / s_e, "embeddings.position")?,
         token_type: requant(s_type / s_e, "embeddings.token_type")?,
         ln,
-        project_matmul_input: requant(stream.s_residual / stream.s_matmul, "embeddings_project")?,
     });
-    residual_scales.push(stream.s_residual);
+    residual_scales.push(s_stream);
 
     for (n, layer) in model.layers().iter().enumerate() {
         let p = |point| r(n, point);
         let name = |what: &str| format!("encoder.layer.{n}.{what}");
-        let s_x = stream.s_matmul;
+        let s_x = s_stream;
         // q, k, v, conv value: int8 each.
-        let (s_q, s_k, s_v, s_co) = (s8(p(Point::Query)), s8(p(Point::Key)), s8(p(Point::Value)), s8(p(Point::ConvValue)));
+        let (s_q, s_k, s_v, s_co) = (s8(p(Point::Query)), s8(p(Point::Key)), s16(p(Point::Value)), s16(p(Point::ConvValue)));
         push_dense(&mut w, &layer.query, s_x, s_q, &name("query"))?;
         push_dense(&mut w, &layer.key, s_x, s_k, &name("key"))?;
         push_dense(&mut w, &layer.value, s_x, s_v, &name("value"))?;
         push_dense(&mut w, &layer.conv_out, s_x, s_co, &name("conv_out_layer"))?;
 
         // Depthwise filter: a scale per channel over its K taps; output int8.
-        let s_dw = s8(p(Point::Depthwise));
+        let s_dw = s16(p(Point::Depthwise));
         let mut dw = Vec::with_capacity(h * k);
         let mut dw_rq = Vec::with_capacity(h);
         for taps in layer.key_conv_depthwise.chunks_exact(k) {
@@ -261,41 +259,41 @@ pub fn pack(
         }
         w.push_i8(&dw);
         w.push_requants(&dw_rq);
-        let s_sk = s8(p(Point::SpanKey));
+        let s_sk = s16(p(Point::SpanKey));
         push_dense(&mut w, &layer.key_conv_pointwise, s_dw, s_sk, &name("pointwise"))?;
 
         // Kernel generator on span_key * query; its logits on an i32 domain for the softmax.
-        let s_kq = s8(p(Point::KeyQuery));
+        let s_kq = s16(p(Point::KeyQuery));
         let s_taps = p(Point::KernelLogits) / LOGIT_DOMAIN;
         push_dense(&mut w, &layer.conv_kernel, s_kq, s_taps, &name("conv_kernel_layer"))?;
 
         // Mixed heads (one int8 scale), output dense into the attention LayerNorm domain.
-        let s_mix = s8(p(Point::Mixed));
+        let s_mix = s16(p(Point::Mixed));
         let s_z1 = p(Point::AttentionSum) / LN_DOMAIN;
         push_dense(&mut w, &layer.attention_output, s_mix, s_z1, &name("attention.output.dense"))?;
-        let attention_stream = Stream { s_residual: residual_scale(p(Point::AttentionNorm), options.residual_bits), s_matmul: s8(p(Point::AttentionNorm)) };
+        let s_attended = residual_scale(p(Point::AttentionNorm), options.residual_bits);
         let attention_ln = push_layer_norm(
             &mut w,
             layer.attention_ln_gamma,
             layer.attention_ln_beta,
             (c.layer_norm_eps, s_z1),
-            (attention_stream.s_residual, attention_stream.s_matmul),
+            s_attended,
             &name("attention.output.LayerNorm"),
         )?;
 
         // FFN: int8 activation input and output around a 256-entry table.
-        let (s_act_in, s_act_out) = (s8(p(Point::FfnPre)), s8(p(Point::FfnAct)));
-        push_dense(&mut w, &layer.intermediate, attention_stream.s_matmul, s_act_in, &name("intermediate.dense"))?;
-        w.push_i8(&activation_lut(c.hidden_act, s_act_in, s_act_out));
+        let (s_act_in, s_act_out) = (s8(p(Point::FfnPre)), s16(p(Point::FfnAct)));
+        push_dense(&mut w, &layer.intermediate, s_attended, s_act_in, &name("intermediate.dense"))?;
+        w.push_i16(&activation_lut(c.hidden_act, s_act_in, s_act_out));
         let s_z2 = p(Point::FfnSum) / LN_DOMAIN;
         push_dense(&mut w, &layer.output, s_act_out, s_z2, &name("output.dense"))?;
-        let next = Stream { s_residual: residual_scale(p(Point::FfnNorm), options.residual_bits), s_matmul: s8(p(Point::FfnNorm)) };
+        let s_next = residual_scale(p(Point::FfnNorm), options.residual_bits);
         let ffn_ln = push_layer_norm(
             &mut w,
             layer.output_ln_gamma,
             layer.output_ln_beta,
             (c.layer_norm_eps, s_z2),
-            (next.s_residual, next.s_matmul),
+            s_next,
             &name("output.LayerNorm"),
         )?;
 
@@ -306,19 +304,19 @@ pub fn pack(
             conv: requant(s_co / 32768.0 / s_mix, &name("dynamic conv"))?,
             scores_log2: requant(s_q * s_k / hs.sqrt() * log2e_256, &name("attention softmax"))?,
             context: requant(s_v / 32768.0 / s_mix, &name("attention context"))?,
-            attention_residual: requant(stream.s_residual / s_z1, &name("attention residual"))?,
+            attention_residual: requant(s_stream / s_z1, &name("attention residual"))?,
             attention_ln,
-            ffn_residual: requant(attention_stream.s_residual / s_z2, &name("ffn residual"))?,
+            ffn_residual: requant(s_attended / s_z2, &name("ffn residual"))?,
             ffn_ln,
         });
-        stream = next;
-        residual_scales.push(stream.s_residual);
+        s_stream = s_next;
+        residual_scales.push(s_stream);
     }
 
     // Classifier on [CLS]: dense -> activation table -> out_proj -> i32 logits.
-    let (s_head_in, s_head_out) = (s8(r(0, Point::HeadPre)), s8(r(0, Point::HeadAct)));
-    push_dense(&mut w, &head.dense, stream.s_matmul, s_head_in, "classifier.dense")?;
-    w.push_i8(&activation_lut(c.hidden_act, s_head_in, s_head_out));
+    let (s_head_in, s_head_out) = (s8(r(0, Point::HeadPre)), s16(r(0, Point::HeadAct)));
+    push_dense(&mut w, &head.dense, s_stream, s_head_in, "classifier.dense")?;
+    w.push_i16(&activation_lut(c.hidden_act, s_head_in, s_head_out));
     let logit_scale = r(0, Point::Logits) / LOGIT_DOMAIN;
     push_dense(&mut w, &head.out_proj, s_head_out, logit_scale, "classifier.out_proj")?;
     w.push_record(&ClassifierScalars { logits_log2: requant(logit_scale * log2e_256, "classifier softmax")? });

@@ -7,8 +7,9 @@
 ///
 /// With `groups == 1` this is `nn.Linear` (`ig = in`); with `G` groups the `out` rows are split
 /// into `G` equal blocks, block `g` reading only inputs `g*ig..(g+1)*ig` (`GroupedLinearLayer`).
-/// The int8 x int8 products are at most 2^14, so `i32` holds sums of 2^17 of them.
-pub fn dense_i8(x: &[i8], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]) {
+/// Inputs are int8 (products at most 2^14) or the int16 residual stream (products at most 2^22);
+/// sums are `i32`, wrapping, which is exact up to 2^17 int8 terms or 511 full-scale int16 ones.
+pub fn dense<X: Copy + Into<i32>>(x: &[X], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]) {
     let groups = groups.max(1);
     let ig = x.len() / groups;
     let og = acc.len() / groups;
@@ -21,22 +22,22 @@ pub fn dense_i8(x: &[i8], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]
         .zip(w.chunks_exact(ig * og).zip(bias.chunks_exact(og)))
     {
         for ((a, w_row), &b) in acc_group.iter_mut().zip(w_group.chunks_exact(ig)).zip(b_group) {
-            *a = b.wrapping_add(dot_i8(x_group, w_row));
+            *a = b.wrapping_add(dot(x_group, w_row));
         }
     }
 }
 
-/// `sum_i a[i] * b[i]` over int8, in `i32` (wrapping, as the SIMD kernels do, though real
-/// layers never come near 2^17 terms).
+/// `sum_i a[i] * b[i]` over int8 or int16 `a` and int8 `b`, in `i32` (wrapping, as the SIMD
+/// kernels do).
 #[inline]
-pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| acc.wrapping_add(x as i32 * y as i32))
+pub fn dot<X: Copy + Into<i32>>(a: &[X], b: &[i8]) -> i32 {
+    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| acc.wrapping_add(x.into().wrapping_mul(y as i32)))
 }
 
 /// Depthwise 1-D convolution of token `t` over `[L, C]` rows: `acc[c] = sum_j
 /// w[c * k + j] * x[t + j - k/2, c]`, positions outside `0..L` being zero (`Conv1d`,
 /// `groups = C`, zero padding `k/2`, no bias).
-pub fn depthwise_i8(x: &[i8], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
+pub fn depthwise<X: Copy + Into<i32>>(x: &[X], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
     acc.fill(0);
     if channels == 0 || k == 0 {
         return;
@@ -47,7 +48,7 @@ pub fn depthwise_i8(x: &[i8], channels: usize, t: usize, w: &[i8], k: usize, acc
         let Some(src) = (t + j).checked_sub(pad).filter(|&s| s < rows) else { continue };
         let row = &x[src * channels..][..channels];
         for ((a, &xv), taps) in acc.iter_mut().zip(row).zip(w.chunks_exact(k)) {
-            *a = a.wrapping_add(xv as i32 * taps[j] as i32);
+            *a = a.wrapping_add(xv.into().wrapping_mul(taps[j] as i32));
         }
     }
 }

@@ -5,4 +5,4 @@
 
 pub mod generic;
 
-pub use generic::{dense_i8, depthwise_i8};
+pub use generic::{dense, depthwise, dot};
