@@ -6,11 +6,10 @@
 //! (tools/test.sh installs them) and the Rust targets of the boards.
 
 use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
-use convbert_tests::repo_root;
+use convbert_tests::{build_firmware, on_two_workers, repo_root, run_in_qemu};
 use object::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 /// (board, model blob, cases file). The 256-KiB boards take a model made to fit them.
 const RUNS: &[(&str, &str, &str)] = &[
@@ -138,26 +137,11 @@ fn prepare(board: &str, blob: &str, cases: &str) -> Result<(PathBuf, PathBuf), S
 }
 
 fn run(board: &'static str, blob: PathBuf, cases: PathBuf) -> Result<Row, String> {
-    let firmware = repo_root().join("firmware");
-    let build = Command::new("bash")
-        .arg(firmware.join("build.sh"))
-        .args([board, "conformance"])
-        .env("CONVBERT_BLOB", &blob)
-        .env("CONVBERT_CASES", &cases)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !build.status.success() {
-        return Err(format!("{board}: build failed:\n{}", String::from_utf8_lossy(&build.stderr)));
-    }
+    let built = build_firmware(board, "conformance", &[("CONVBERT_BLOB", &blob), ("CONVBERT_CASES", &cases)])?;
     // A private copy: another worker may rebuild this board (another model) while this one runs.
-    let built = PathBuf::from(String::from_utf8_lossy(&build.stdout).trim());
     let elf = repo_root().join(format!("target/conformance-{board}-{}.elf", blob.file_stem().unwrap().to_string_lossy()));
     std::fs::copy(&built, &elf).map_err(|e| format!("{board}: {}: {e}", built.display()))?;
-    let qemu = Command::new("bash").arg(firmware.join("qemu-run.sh")).arg(board).arg(&elf).output().map_err(|e| e.to_string())?;
-    let output = String::from_utf8_lossy(&qemu.stdout).into_owned();
-    if !qemu.status.success() {
-        return Err(format!("{board}: QEMU exited with {:?}:\n{output}{}", qemu.status.code(), String::from_utf8_lossy(&qemu.stderr)));
-    }
+    let output = run_in_qemu(board, &elf, 600)?;
     let device = parse_device(&output);
     let host = host_cases(&blob, &cases);
     let identical = device.iter().zip(&host).filter(|((d, _), h)| d == *h).count();
@@ -186,21 +170,12 @@ fn every_qemu_target_matches_the_host_bit_for_bit() {
             "{tool} not found: install Debian's qemu-system-arm (tools/test.sh does, as root)"
         );
     }
-    // Two workers: QEMU is single-threaded and the machine has two cores.
-    // Small-model blobs are made first, one at a time (they share firmware/target/small).
+    // Small-model blobs are made first, one at a time (they share firmware/target/small); the
+    // runs then share two workers.
     let prepared: Vec<_> = RUNS.iter().map(|&(board, blob, cases)| (board, blob, prepare(board, blob, cases))).collect();
-    let queue = Mutex::new(prepared.into_iter());
-    let rows = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some((board, blob, prepared)) = queue.lock().unwrap().next() else { break };
-                let result = prepared.and_then(|(blob, cases)| run(board, blob, cases));
-                rows.lock().unwrap().push((board, blob, result));
-            });
-        }
+    let mut rows = on_two_workers(prepared, |(board, blob, prepared)| {
+        (board, blob, prepared.and_then(|(blob, cases)| run(board, blob, cases)))
     });
-    let mut rows = rows.into_inner().unwrap();
     rows.sort_by_key(|(board, blob, _)| (*blob, RUNS.iter().position(|r| r.0 == *board)));
     println!("| target | model | cases | identical | instructions per inference (mean) | arena bytes | code bytes | blob bytes |");
     println!("|---|---|---|---|---|---|---|---|");

@@ -3,9 +3,7 @@
 //! each must pass too. Needs QEMU and the boards' Rust targets, like `conformance.rs`.
 
 use convbert_on_target::{run_all, Summary, TESTS};
-use convbert_tests::repo_root;
-use std::process::Command;
-use std::sync::Mutex;
+use convbert_tests::{build_firmware, on_two_workers, run_in_qemu};
 
 /// Every board of `firmware/build.sh`.
 const BOARDS: &[&str] =
@@ -25,41 +23,12 @@ fn every_unit_test_passes_on_the_host() {
 
 /// Builds the board's `unit-tests` program, runs it under QEMU, returns its output.
 fn run_on(board: &str) -> Result<String, String> {
-    let firmware = repo_root().join("firmware");
-    let build = Command::new("bash").arg(firmware.join("build.sh")).args([board, "unit-tests"]).output().map_err(|e| e.to_string())?;
-    if !build.status.success() {
-        return Err(format!("build failed:\n{}", String::from_utf8_lossy(&build.stderr)));
-    }
-    let elf = String::from_utf8_lossy(&build.stdout).trim().to_owned();
-    let qemu = Command::new("bash")
-        .arg(firmware.join("qemu-run.sh"))
-        .args([board, &elf])
-        .env("QEMU_TIMEOUT", "300")
-        .output()
-        .map_err(|e| e.to_string())?;
-    let output = String::from_utf8_lossy(&qemu.stdout).into_owned();
-    if !qemu.status.success() {
-        return Err(format!("QEMU exited with {:?}:\n{output}{}", qemu.status.code(), String::from_utf8_lossy(&qemu.stderr)));
-    }
-    Ok(output)
+    run_in_qemu(board, &build_firmware(board, "unit-tests", &[])?, 300)
 }
 
 #[test]
 fn every_unit_test_passes_on_every_qemu_board() {
-    let queue = Mutex::new(BOARDS.iter());
-    let results = Mutex::new(Vec::new());
-    // Two workers: QEMU is single-threaded and the machine has two cores.
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(&board) = queue.lock().unwrap().next() else { break };
-                let result = run_on(board);
-                results.lock().unwrap().push((board, result));
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|(board, _)| BOARDS.iter().position(|b| b == board));
+    let results = on_two_workers(BOARDS.to_vec(), |board| (board, run_on(board)));
     let want = format!("unit-tests: {} passed, 0 failed", TESTS.len());
     println!("| board | unit tests | result |");
     println!("|---|---|---|");

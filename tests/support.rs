@@ -1,7 +1,9 @@
-//! Shared helpers for the integration tests: where the golden data and datasets live, and how
-//! to read golden tensors.
+//! Shared helpers for the integration tests: where the golden data and datasets live, how
+//! to read golden tensors, and how to build and run firmware under QEMU.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
 
 /// The repository root (this crate sits in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -16,6 +18,57 @@ pub fn golden(rel: &str) -> PathBuf {
 /// `../shared/datasets/<rel>` beside the checkout (read-only in CI).
 pub fn dataset(rel: &str) -> PathBuf {
     repo_root().join("../shared/datasets").join(rel)
+}
+
+/// `firmware/build.sh BOARD PROGRAM` with the given environment: the ELF's path, or the build's
+/// errors.
+pub fn build_firmware(board: &str, program: &str, env: &[(&str, &Path)]) -> Result<PathBuf, String> {
+    let mut build = Command::new("bash");
+    build.arg(repo_root().join("firmware/build.sh")).args([board, program]);
+    for (key, value) in env {
+        build.env(key, value);
+    }
+    let build = build.output().map_err(|e| e.to_string())?;
+    if !build.status.success() {
+        return Err(format!("{board}: build failed:\n{}", String::from_utf8_lossy(&build.stderr)));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&build.stdout).trim()))
+}
+
+/// `firmware/qemu-run.sh BOARD ELF` (no input, `timeout_s` at most): the board's output, or
+/// why it failed (exit status, output and QEMU's messages).
+pub fn run_in_qemu(board: &str, elf: &Path, timeout_s: u32) -> Result<String, String> {
+    let qemu = Command::new("bash")
+        .arg(repo_root().join("firmware/qemu-run.sh"))
+        .arg(board)
+        .arg(elf)
+        .env("QEMU_TIMEOUT", timeout_s.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let output = String::from_utf8_lossy(&qemu.stdout).into_owned();
+    if !qemu.status.success() {
+        return Err(format!("{board}: QEMU exited with {:?}:\n{output}{}", qemu.status.code(), String::from_utf8_lossy(&qemu.stderr)));
+    }
+    Ok(output)
+}
+
+/// `job` over every item on two worker threads (QEMU is single-threaded and the machines have
+/// two cores), the results in the items' order.
+pub fn on_two_workers<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some((i, item)) = queue.lock().unwrap().next() else { break };
+                let result = job(item);
+                results.lock().unwrap().push((i, result));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A safetensors file of golden arrays, widened to f32 / i64 on request.

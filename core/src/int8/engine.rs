@@ -323,10 +323,7 @@ impl<'m, 'a> Engine<'m, 'a> {
             for ((o, &v), rq) in filtered.iter_mut().zip(acc.iter()).zip(depthwise_rq) {
                 *o = rq.to_i16(v);
             }
-            dense(filtered, pointwise.weight, pointwise.bias, 1, &mut acc[..a]);
-            for ((o, &v), rq) in self.span_key[t * a..][..a].iter_mut().zip(acc.iter()).zip(pointwise.requant) {
-                *o = rq.to_i16(v);
-            }
+            dense_rows(&pointwise, filtered, &mut self.span_key[t * a..][..a], acc, Requant::to_i16);
         }
 
         // Conv kernels: softmax_j((span_key * q) Wck^T + bck) per token and head, Q15.   [L, nh*K]

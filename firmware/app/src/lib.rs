@@ -6,7 +6,8 @@
 //! - [`unit_tests`]: the kernel, numerics and tokenizer tests of `tests/on-target`, on the device.
 //!
 //! All end with [`Board::exit`]: 0 when every step worked, 1 otherwise. The crate knows no
-//! board, no register and no linker section: board crates hand it a blob and an arena.
+//! board, no register and no linker section: board crates hand it a blob and an arena, which
+//! [`model_statics!`] declares for them in the section they name.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,31 @@ pub use board::{Board, Out};
 /// want tensors): boards wrap their `include_bytes!` blob and their arena in it.
 #[repr(C, align(16))]
 pub struct Aligned<T>(pub T);
+
+/// The model statics of a board crate: `BLOB` (the blob of `CONVBERT_BLOB`, aligned, in the
+/// linker section `$section`), `static mut ARENA` (the exact arena for the model's longest
+/// input), and `pub fn blob()`. Their sizes come from the crate's build script
+/// (`fw_build::model` writes `OUT_DIR/model.rs`). The board hands `ARENA` out once, in its
+/// own `take`, which is where the one `unsafe` line lives.
+#[macro_export]
+macro_rules! model_statics {
+    ($section:literal) => {
+        // BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
+        include!(concat!(env!("OUT_DIR"), "/model.rs"));
+
+        /// The model blob.
+        #[link_section = $section]
+        static BLOB: $crate::Aligned<[u8; BLOB_LEN]> = $crate::Aligned(*include_bytes!(env!("CONVBERT_BLOB_PATH")));
+
+        /// The engine's scratch memory, sized at build time for the model's longest input.
+        static mut ARENA: $crate::Aligned<[u8; ARENA_BYTES]> = $crate::Aligned([0; ARENA_BYTES]);
+
+        /// The model blob.
+        pub fn blob() -> &'static [u8] {
+            &BLOB.0
+        }
+    };
+}
 pub use conformance::conformance;
 pub use demo::demo;
 pub use unit_tests::unit_tests;

@@ -6,24 +6,13 @@
 //! in `CONVBERT_CASES` at build time) and `unit-tests` (the tests of `tests/on-target`).
 #![no_std]
 
-use convbert_app::{Aligned, Board};
+use convbert_app::Board;
 use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
 use panic_probe as _;
 
-// BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
-include!(concat!(env!("OUT_DIR"), "/model.rs"));
-
-/// The model blob, in flash (blob.x).
-#[link_section = ".blob"]
-static BLOB: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!(env!("CONVBERT_BLOB_PATH")));
-/// The engine's scratch memory, in DTCM.
-static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
-
-/// The model blob.
-pub fn blob() -> &'static [u8] {
-    &BLOB.0
-}
+// The blob in flash (blob.x places `.blob`); the arena in DTCM (memory.x puts RAM there).
+convbert_app::model_statics!(".blob");
 
 /// Output lines go to defmt, one `info!` per line; the cycle counter extends DWT's 32 bits.
 pub struct Nucleo {

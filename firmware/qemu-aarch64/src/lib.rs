@@ -7,24 +7,12 @@ mod counter;
 mod pl011;
 mod rt;
 
-use convbert_app::{Aligned, Board};
+use convbert_app::Board;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-// BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
-include!(concat!(env!("OUT_DIR"), "/model.rs"));
-
-/// The model blob; image.ld gathers `.rodata.*` into the image's read-only data.
-#[link_section = ".rodata.blob"]
-static BLOB: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!(env!("CONVBERT_BLOB_PATH")));
-
-/// The engine's scratch memory, sized at build time for the model's longest input.
-static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
+// The blob in `.rodata.blob`, which image.ld gathers into the image's read-only data.
+convbert_app::model_statics!(".rodata.blob");
 static TAKEN: AtomicBool = AtomicBool::new(false);
-
-/// The model blob.
-pub fn blob() -> &'static [u8] {
-    &BLOB.0
-}
 
 /// The board: UART and counter.
 pub struct VirtBoard {

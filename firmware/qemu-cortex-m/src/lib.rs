@@ -16,22 +16,10 @@ mod fault;
 #[cfg(feature = "_cmsdk-uart")]
 mod uart;
 
-use convbert_app::{Aligned, Board};
+use convbert_app::Board;
 
-// BLOB_LEN and ARENA_BYTES, computed by build.rs from the blob itself.
-include!(concat!(env!("OUT_DIR"), "/model.rs"));
-
-/// The model blob, in the section `blob.x` places in the board's BLOB region.
-#[link_section = ".blob"]
-static BLOB: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!(env!("CONVBERT_BLOB_PATH")));
-
-/// The engine's scratch memory, sized at build time for the model's longest input.
-static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
-
-/// The model blob.
-pub fn blob() -> &'static [u8] {
-    &BLOB.0
-}
+// The blob in the section `blob.x` places in the board's BLOB region.
+convbert_app::model_statics!(".blob");
 
 /// The board: console and instruction counter.
 pub struct QemuBoard {

@@ -11,13 +11,37 @@
 use convbert::float::{FloatModel, Observer, Point};
 use convbert::tokenizer::Tokenizer;
 use convbert_hf::Checkpoint;
-use convbert_quantize::calibrate::PER_CHANNEL;
-use convbert_quantize::{calibrate, spread, Ranges};
+use convbert_quantize::{spread, Ranges};
+use std::collections::HashMap;
+
+/// The LayerNorm outputs (and the embedding projection), which have BERT's outlier channels:
+/// their ranges are also kept per channel. They come one token row at a time, so element `c`
+/// of a row is channel `c`.
+const PER_CHANNEL: [Point; 4] = [Point::EmbeddingNorm, Point::Projected, Point::AttentionNorm, Point::FfnNorm];
+
+/// The packer's per-tensor ranges, plus per-channel ones for the [`PER_CHANNEL`] points.
+#[derive(Default)]
+struct Calibration {
+    ranges: Ranges,
+    channels: HashMap<(usize, Point), Vec<f32>>,
+}
+
+impl Observer for Calibration {
+    fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]) {
+        self.ranges.observe(layer, point, values);
+        if PER_CHANNEL.contains(&point) {
+            let channels = self.channels.entry((layer, point)).or_insert_with(|| vec![0.0; values.len()]);
+            for (c, v) in channels.iter_mut().zip(values.iter()) {
+                *c = c.max(v.abs());
+            }
+        }
+    }
+}
 
 /// Rounds every listed point to int8 on its calibrated per-tensor scale, or with one scale per
 /// channel for the `per_channel` points among them.
 struct FakeQuant<'r> {
-    ranges: &'r Ranges,
+    calibration: &'r Calibration,
     points: &'r [Point],
     per_channel: bool,
 }
@@ -27,12 +51,10 @@ impl Observer for FakeQuant<'_> {
         if !self.points.contains(&point) {
             return;
         }
-        let steps = if self.per_channel && PER_CHANNEL.contains(&point) {
-            self.ranges.channels(layer, point, values.len())
-        } else {
-            vec![self.ranges.get(layer, point); values.len()]
-        };
-        for (v, max) in values.iter_mut().zip(steps) {
+        let channels = self.calibration.channels.get(&(layer, point)).filter(|_| self.per_channel);
+        let overall = self.calibration.ranges.get(layer, point);
+        for (c, v) in values.iter_mut().enumerate() {
+            let max = channels.and_then(|m| m.get(c)).map_or(overall, |&m| m.max(1e-6) as f64);
             let step = (max / 127.0) as f32;
             *v = (*v / step).round().clamp(-127.0, 127.0) * step;
         }
@@ -68,8 +90,9 @@ fn main() {
     let tokenizer = ckpt.tokenizer().unwrap();
     let layers = ckpt.float_layers().unwrap();
     let model = ckpt.float_model(&layers).unwrap();
-    let calibration = spread(&texts(calib), samples.parse().unwrap());
-    let ranges = calibrate(&model, &tokenizer, &calibration, |_, _| {}).unwrap();
+    // The packer's calibration (each text alone, at its exact length), with per-channel ranges.
+    let mut calibration = Calibration::default();
+    predictions(&model, &tokenizer, &spread(&texts(calib), samples.parse().unwrap()), &mut calibration);
     let test = texts(test);
     let reference = predictions(&model, &tokenizer, &test, &mut ());
 
@@ -101,7 +124,7 @@ fn main() {
     println!("| int8 tensor | top-1 agreement with f32 |");
     println!("|---|---|");
     for &(name, points, per_channel) in kinds {
-        let got = predictions(&model, &tokenizer, &test, &mut FakeQuant { ranges: &ranges, points, per_channel });
+        let got = predictions(&model, &tokenizer, &test, &mut FakeQuant { calibration: &calibration, points, per_channel });
         let agree = got.iter().zip(&reference).filter(|(a, b)| a == b).count();
         println!("| {name} | {:.2} % ({agree}/{}) |", 100.0 * agree as f64 / test.len() as f64, test.len());
     }

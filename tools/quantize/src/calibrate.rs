@@ -11,17 +11,10 @@ use convbert::float::{FloatModel, Observer, Point};
 use convbert::tokenizer::Tokenizer;
 use std::collections::HashMap;
 
-/// The LayerNorm outputs (and the embedding projection), which feed matrix products and have
-/// BERT's outlier channels: their ranges are also kept per channel, for the sensitivity study
-/// (`examples/sensitivity.rs`; the packer's per-tensor scales measured no worse, docs/INT8.md).
-/// They come one token row at a time, so element `c` of a row is channel `c`.
-pub const PER_CHANNEL: [Point; 4] = [Point::EmbeddingNorm, Point::Projected, Point::AttentionNorm, Point::FfnNorm];
-
-/// Max |value| per (layer, point), and per channel for the [`PER_CHANNEL`] points.
+/// Max |value| per (layer, point).
 #[derive(Default)]
 pub struct Ranges {
     max: HashMap<(usize, Point), f32>,
-    channel_max: HashMap<(usize, Point), Vec<f32>>,
 }
 
 impl Observer for Ranges {
@@ -29,12 +22,6 @@ impl Observer for Ranges {
         let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let slot = self.max.entry((layer, point)).or_insert(0.0);
         *slot = slot.max(m);
-        if PER_CHANNEL.contains(&point) {
-            let channels = self.channel_max.entry((layer, point)).or_insert_with(|| vec![0.0; values.len()]);
-            for (c, v) in channels.iter_mut().zip(values.iter()) {
-                *c = c.max(v.abs());
-            }
-        }
     }
 }
 
@@ -43,13 +30,6 @@ impl Ranges {
     /// tensor gets a tiny range so that its scale stays finite).
     pub fn get(&self, layer: usize, point: Point) -> f64 {
         self.max.get(&(layer, point)).copied().unwrap_or(0.0).max(1e-6) as f64
-    }
-
-    /// The largest magnitude of each channel of a [`PER_CHANNEL`] point, `width` channels,
-    /// each at least `1e-6` (zeros for a point never seen).
-    pub fn channels(&self, layer: usize, point: Point, width: usize) -> Vec<f64> {
-        let seen = self.channel_max.get(&(layer, point));
-        (0..width).map(|c| seen.and_then(|m| m.get(c)).copied().unwrap_or(0.0).max(1e-6) as f64).collect()
     }
 }
 
