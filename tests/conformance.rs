@@ -13,12 +13,13 @@ use std::process::Command;
 
 /// (board, model blob, cases file). The 256-KiB boards take a model made to fit them.
 const RUNS: &[(&str, &str, &str)] = &[
-    // The 10 MB ConvBERT-small blob: 0.1 G instructions per inference at 10 tokens, 0.65 G at
+    // The 10 MB ConvBERT-small blobs: 0.1 G instructions per inference at 10 tokens, 0.65 G at
     // 64, even on the M55 (whose Helium build needs 3.5x fewer instructions than the others).
-    // So: on the M55 only, the 200 dataset utterances without the long hard strings (the tiny
-    // models run those through the same tokenizer code), and first, so that the other worker
-    // runs the short runs meanwhile.
+    // So: on the M55 only, dataset utterances without the long hard strings (the tiny models
+    // run those through the same tokenizer code), and first, so that the other worker runs the
+    // short runs meanwhile.
     ("mps3-an547", "weights/snips-small.cbq", "tests/conformance/snips.txt:200"),
+    ("mps3-an547", "weights/clinc-small.cbq", "tests/conformance/clinc150.txt:100"),
     ("mps2-an386", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
     ("mps2-an500", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),
     ("mps2-an505", "weights/snips-tiny.cbq", "tests/conformance/snips.txt"),

@@ -103,11 +103,11 @@ fn wrong_magic_and_version_are_named() {
     assert_eq!(parse(&bad), Err(FormatError::BadMagic));
     let mut bad = blob.clone();
     bad[4] = 9;
-    assert_eq!(parse(&bad), Err(FormatError::UnsupportedVersion { found: 9, supported: 2 }));
-    // A version 1 blob (int8 activation tables, before the int16 activations) is refused too.
+    assert_eq!(parse(&bad), Err(FormatError::UnsupportedVersion { found: 9, supported: 3 }));
+    // A version 2 blob (256-entry activation tables on int8 inputs) is refused too.
     let mut old = blob.clone();
-    old[4] = 1;
-    assert_eq!(parse(&old), Err(FormatError::UnsupportedVersion { found: 1, supported: 2 }));
+    old[4] = 2;
+    assert_eq!(parse(&old), Err(FormatError::UnsupportedVersion { found: 2, supported: 3 }));
 }
 
 #[test]

@@ -67,13 +67,9 @@ fn float_reference_reproduces_pytorch_on_shipped_models() {
     }
 }
 
-/// Checkpoints shipped without their blob: clinc-small's 10 MB blob would take weights/ past its
-/// size budget (weights/README.md); `convbert quantize` makes it.
-const NOT_PACKED: &[&str] = &["clinc-small"];
-
 #[test]
 fn shipped_blobs_agree_with_pytorch() {
-    for name in shipped().into_iter().filter(|n| !NOT_PACKED.contains(&n.as_str())) {
+    for name in shipped() {
         let path = repo_root().join("weights").join(format!("{name}.cbq"));
         let Ok(bytes) = std::fs::read(&path) else { panic!("{}: blob missing", path.display()) };
         let blob = AlignedBlob::new(&bytes);
@@ -98,10 +94,14 @@ fn snips_tiny_blob_is_what_quantize_makes() {
     let model = ckpt.float_model(&layers).unwrap();
     let data = std::fs::read_to_string(convbert_tests::dataset("snips/train.tsv")).unwrap();
     let train: Vec<String> = data.lines().map(|l| l.split_once('\t').unwrap().1.to_owned()).collect();
-    let ranges = convbert_quantize::calibrate(&model, &tokenizer, &convbert_quantize::spread(&train, 400), |_, _| {}).unwrap();
+    let calibration = convbert_quantize::spread(&train, 400);
+    let ranges = convbert_quantize::calibrate(&model, &tokenizer, &calibration, |_, _| {}).unwrap();
+    // GPTQ rounding (the default) on the same 400 texts (the command uses up to 2,000).
+    let inputs = convbert_quantize::dense_inputs(&model, &tokenizer, &calibration, |_, _| {}).unwrap();
     let vocab = convbert_quantize::PackVocab::pruned(&tokenizer, &train).unwrap();
     let settings = convbert::tokenizer::TokenizerSettings { max_len: 64, ..tokenizer.settings };
-    let packed = convbert_quantize::pack(&model, settings, &vocab, &ckpt.labels, &ranges, Default::default()).unwrap();
+    let options = convbert_quantize::PackOptions { dense_inputs: Some(&inputs), ..Default::default() };
+    let packed = convbert_quantize::pack(&model, settings, &vocab, &ckpt.labels, &ranges, options).unwrap();
     let committed = std::fs::read(repo_root().join("weights/snips-tiny.cbq")).unwrap();
     assert!(packed.blob == committed, "weights/snips-tiny.cbq differs from a fresh quantization: rerun the README command");
 }

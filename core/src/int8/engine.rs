@@ -6,6 +6,7 @@
 //! across layers. The depthwise filter, the mixed heads with the attention output, and the FFN
 //! run one token at a time, so their `[H]` and `[I]` rows never exist for all tokens at once.
 
+use super::activation;
 use super::format::{self, layer};
 use super::kernels::{dense, depthwise, dot};
 use super::Requant;
@@ -263,19 +264,21 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (h, e) = (c.hidden_size, c.embedding_size);
         let s = m.embedding_scalars();
         let (word, word_rq) = (m.i8s(format::global::WORD), m.requants(format::global::WORD_REQUANT));
-        let (position, token_type) = (m.i8s(format::global::POSITION), m.i8s(format::global::TOKEN_TYPE));
+        let (position, position_rq) = (m.i8s(format::global::POSITION), m.requants(format::global::POSITION_REQUANT));
+        let (token_type, token_type_rq) = (m.i8s(format::global::TOKEN_TYPE), m.requants(format::global::TOKEN_TYPE_REQUANT));
         let affine = Affine { gamma: m.i16s(format::global::LN_GAMMA), beta: m.i32s(format::global::LN_BETA) };
         let project = c.has_embeddings_project().then(|| m.dense(format::global::PROJECT_WEIGHT, 1));
 
         for t in 0..l {
             let id = self.ids[t] as usize;
-            let rq = word_rq.get(id).copied().unwrap_or_default();
-            // Sum on the embedding LayerNorm's domain; token type 0 (single sentences).
-            let z = &mut self.acc[..e];
+            // Each row has its own scale; the sum is on the embedding LayerNorm's domain.
+            // Token type 0 (single sentences).
+            let (w_rq, p_rq, t_rq) = (word_rq.get(id), position_rq.get(t), token_type_rq.first());
             let rows = word.chunks_exact(e).nth(id).zip(position.chunks_exact(e).nth(t)).zip(token_type.chunks_exact(e).next());
-            let Some(((w, p), ty)) = rows else { continue };
+            let (Some(((w, p), ty)), Some(&w_rq), Some(&p_rq), Some(&t_rq)) = (rows, w_rq, p_rq, t_rq) else { continue };
+            let z = &mut self.acc[..e];
             for (((zc, &wv), &pv), &tv) in z.iter_mut().zip(w).zip(p).zip(ty) {
-                *zc = rq.apply(wv as i32).saturating_add(s.position.apply(pv as i32)).saturating_add(s.token_type.apply(tv as i32));
+                *zc = w_rq.apply(wv as i32).saturating_add(p_rq.apply(pv as i32)).saturating_add(t_rq.apply(tv as i32));
             }
             layer_norm(z, affine, s.ln.eps_q);
             let residual = &mut self.residual[t * h..][..h];
@@ -390,13 +393,13 @@ impl<'m, 'a> Engine<'m, 'a> {
 
         // FFN, one token at a time: LN(W2 act(W1 x + b1) + b2 + residual)
         let (ffn_in, ffn_out) = (m.dense(base + layer::FFN_IN, c.num_groups), m.dense(base + layer::FFN_OUT, c.num_groups));
-        let lut = m.i16s(base + layer::ACTIVATION_LUT);
+        let table = m.i16s(base + layer::ACTIVATION_TABLE);
         let ln2 = Affine { gamma: m.i16s(base + layer::FFN_LN_GAMMA), beta: m.i32s(base + layer::FFN_LN_BETA) };
         let i = c.intermediate_size;
         for t in 0..l {
             let hidden = &mut acc[..i];
             dense(&self.residual[t * h..][..h], ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
-            activate(hidden, ffn_in.requant, lut, &mut self.row16[..i]);
+            activate(hidden, ffn_in.requant, table, &mut self.row16[..i]);
             let z = &mut acc[..h];
             dense(&self.row16[..i], ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
             add_residual(z, ffn_out.requant, &self.residual[t * h..][..h], s.ffn_residual);
@@ -416,11 +419,11 @@ impl<'m, 'a> Engine<'m, 'a> {
         let h = c.hidden_size;
         let base = m.classifier_slot();
         let head_dense = m.dense(base + format::classifier::DENSE, 1);
-        let lut = m.i16s(base + format::classifier::ACTIVATION_LUT);
+        let table = m.i16s(base + format::classifier::ACTIVATION_TABLE);
         let out = m.dense(base + format::classifier::OUT_PROJ, 1);
 
         dense(&self.residual[..h], head_dense.weight, head_dense.bias, 1, &mut self.acc[..h]);
-        activate(&self.acc[..h], head_dense.requant, lut, &mut self.row16[..h]);
+        activate(&self.acc[..h], head_dense.requant, table, &mut self.row16[..h]);
         dense(&self.row16[..h], out.weight, out.bias, 1, &mut self.acc[..labels]);
         for ((logit, &a), rq) in self.logits.iter_mut().zip(self.acc.iter()).zip(out.requant) {
             *logit = rq.apply(a);
@@ -473,10 +476,10 @@ fn add_residual(z: &mut [i32], branch_rq: &[super::Requant], residual: &[i16], r
     }
 }
 
-/// `out[c] = lut[requant_c(acc[c]) as i8]`: the activation through the host's 256-entry table.
-fn activate(acc: &[i32], requant: &[super::Requant], lut: &[i16], out: &mut [i16]) {
+/// `out[c] = act(requant_c(acc[c]))`: the activation through the host's interpolated table.
+fn activate(acc: &[i32], requant: &[super::Requant], table: &[i16], out: &mut [i16]) {
     for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
-        *o = lut.get(rq.to_i8(a) as u8 as usize).copied().unwrap_or(0);
+        *o = activation::lookup(table, rq.to_i16(a));
     }
 }
 

@@ -19,6 +19,7 @@
 //! are `[out, in_per_group]` int8, so SIMD kernels (Cortex-M `SMLAD`, AArch64 `SDOT`, AVX2)
 //! read them in place without a format change.
 
+use super::activation::TABLE_LEN;
 use super::Requant;
 use crate::{Activation, ModelConfig};
 use bytemuck::{Pod, Zeroable};
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"CVBQ";
 /// The layout version this engine reads; any change to the layout bumps it.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// Alignment of every tensor, from the blob's first byte.
 pub const TENSOR_ALIGN: usize = 16;
 /// Bytes of the fixed preamble before the header.
@@ -197,10 +198,6 @@ pub struct LnOutput {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]
 pub struct EmbeddingScalars {
-    /// Position embedding `i8 -> ` LayerNorm domain.
-    pub position: Requant,
-    /// Token-type embedding `i8 ->` LayerNorm domain.
-    pub token_type: Requant,
     /// LayerNorm(E) output: the residual stream, or with a projection, the projection's input.
     pub ln: LnOutput,
 }
@@ -249,7 +246,7 @@ pub struct SlotSpec {
 }
 
 /// Slots before the first layer.
-pub const GLOBAL_SLOTS: usize = 13;
+pub const GLOBAL_SLOTS: usize = 15;
 /// Slots per layer.
 pub const LAYER_SLOTS: usize = 35;
 /// Slots of the classifier head (present even with 0 labels, then empty).
@@ -264,13 +261,15 @@ pub mod global {
     pub const WORD: usize = 3;
     pub const WORD_REQUANT: usize = 4;
     pub const POSITION: usize = 5;
-    pub const TOKEN_TYPE: usize = 6;
-    pub const LN_GAMMA: usize = 7;
-    pub const LN_BETA: usize = 8;
-    pub const PROJECT_WEIGHT: usize = 9;
-    pub const PROJECT_BIAS: usize = 10;
-    pub const PROJECT_REQUANT: usize = 11;
-    pub const SCALARS: usize = 12;
+    pub const POSITION_REQUANT: usize = 6;
+    pub const TOKEN_TYPE: usize = 7;
+    pub const TOKEN_TYPE_REQUANT: usize = 8;
+    pub const LN_GAMMA: usize = 9;
+    pub const LN_BETA: usize = 10;
+    pub const PROJECT_WEIGHT: usize = 11;
+    pub const PROJECT_BIAS: usize = 12;
+    pub const PROJECT_REQUANT: usize = 13;
+    pub const SCALARS: usize = 14;
 }
 
 /// Offsets of a layer's slots from its first one.
@@ -288,7 +287,7 @@ pub mod layer {
     pub const ATTENTION_LN_GAMMA: usize = 23;
     pub const ATTENTION_LN_BETA: usize = 24;
     pub const FFN_IN: usize = 25; // weight, bias, requant
-    pub const ACTIVATION_LUT: usize = 28;
+    pub const ACTIVATION_TABLE: usize = 28;
     pub const FFN_OUT: usize = 29; // weight, bias, requant
     pub const FFN_LN_GAMMA: usize = 32;
     pub const FFN_LN_BETA: usize = 33;
@@ -299,7 +298,7 @@ pub mod layer {
 #[allow(missing_docs)]
 pub mod classifier {
     pub const DENSE: usize = 0; // weight, bias, requant
-    pub const ACTIVATION_LUT: usize = 3;
+    pub const ACTIVATION_TABLE: usize = 3;
     pub const OUT_PROJ: usize = 4; // weight, bias, requant
     pub const SCALARS: usize = 7;
 }
@@ -332,7 +331,9 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
             global::WORD => spec("embeddings.word", I8, v * e),
             global::WORD_REQUANT => spec("embeddings.word.requant", Requant, v),
             global::POSITION => spec("embeddings.position", I8, c.max_position_embeddings * e),
+            global::POSITION_REQUANT => spec("embeddings.position.requant", Requant, c.max_position_embeddings),
             global::TOKEN_TYPE => spec("embeddings.token_type", I8, c.type_vocab_size * e),
+            global::TOKEN_TYPE_REQUANT => spec("embeddings.token_type.requant", Requant, c.type_vocab_size),
             global::LN_GAMMA => spec("embeddings.ln.gamma", I16, e),
             global::LN_BETA => spec("embeddings.ln.beta", I32, e),
             global::PROJECT_WEIGHT => spec("embeddings_project.weight", I8, proj * h * e),
@@ -357,7 +358,7 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
             23 => spec("attention_ln.gamma", I16, h),
             24 => spec("attention_ln.beta", I32, h),
             25..=27 => dense(["intermediate.weight", "intermediate.bias", "intermediate.requant"], s - 25, h, i, g),
-            28 => spec("activation.lut", I16, 256),
+            28 => spec("activation.table", I16, TABLE_LEN),
             29..=31 => dense(["output.weight", "output.bias", "output.requant"], s - 29, i, h, g),
             32 => spec("ffn_ln.gamma", I16, h),
             33 => spec("ffn_ln.beta", I32, h),
@@ -369,7 +370,7 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
     let head = usize::from(labels > 0);
     match index {
         0..=2 => dense(["classifier.dense.weight", "classifier.dense.bias", "classifier.dense.requant"], index, h, head * h, 1),
-        3 => spec("classifier.activation.lut", I16, head * 256),
+        3 => spec("classifier.activation.table", I16, head * TABLE_LEN),
         4..=6 => dense(["classifier.out_proj.weight", "classifier.out_proj.bias", "classifier.out_proj.requant"], index - 4, h, labels, 1),
         7 => spec("classifier.scalars", Record, core::mem::size_of::<ClassifierScalars>()),
         _ => None,

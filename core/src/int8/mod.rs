@@ -6,13 +6,14 @@
 //!   `s_in * s_w[c]`. Every rescale is a [`Requant`] (31-bit multiplier + shift, round half
 //!   up), computed on the host.
 //! - Activations are int16 (the residual stream, which the products read directly, values,
-//!   mixed heads, activation outputs) or int8 where that costs nothing measurable (q and k,
-//!   activation inputs); per-tensor scales. Each residual sum and LayerNorm runs on a fine
+//!   mixed heads, activation inputs and outputs) or int8 where that costs nothing measurable
+//!   (q and k); per-tensor scales. Each residual sum and LayerNorm runs on a fine
 //!   `i32` domain.
 //! - Softmax (attention over tokens, dynamic-convolution taps) is base-2 with a 256-entry
-//!   table, in Q15. GELU (or the configured activation) is a 256-entry table per layer (int8
-//!   index, int16 value), filled by the host. LayerNorm uses an integer square root and one reciprocal per row.
+//!   table, in Q15. GELU (or the configured activation) is a 513-entry table per layer, filled
+//!   by the host and read with linear interpolation (int16 in, int16 out). LayerNorm uses an integer square root and one reciprocal per row.
 
+pub mod activation;
 mod engine;
 pub mod format;
 pub mod kernels;

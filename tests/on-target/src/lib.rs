@@ -77,6 +77,7 @@ pub static TESTS: &[UnitTest] = &[
     UnitTest { name: "numerics::isqrt_is_floor_sqrt", run: numerics::isqrt_is_floor_sqrt },
     UnitTest { name: "numerics::layer_norm_by_hand", run: numerics::layer_norm_by_hand },
     UnitTest { name: "numerics::layer_norm_extremes", run: numerics::layer_norm_extremes },
+    UnitTest { name: "numerics::activation_table_by_hand", run: numerics::activation_table_by_hand },
     UnitTest { name: "tokenizer::vocab_index_is_valid", run: tokenizer::vocab_index_is_valid },
     UnitTest { name: "tokenizer::hard_strings_match_hugging_face", run: tokenizer::hard_strings_match_hugging_face },
     UnitTest { name: "tokenizer::invalid_utf8_is_refused", run: tokenizer::invalid_utf8_is_refused },

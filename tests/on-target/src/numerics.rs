@@ -1,8 +1,9 @@
-//! Requantization, integer softmax and integer LayerNorm on values worked out by hand, and the
+//! Requantization, integer softmax, integer LayerNorm and the activation table on values worked out by hand, and the
 //! invariants that must hold for any input. These are the `i64` corners where a 32-bit core's
 //! runtime helpers (`__aeabi_lmul`, `__aeabi_uldivmod`, 64-bit shifts) could differ.
 
 use crate::{ensure, Lcg, Outcome};
+use convbert::int8::activation::{lookup, table_input, TABLE_LEN};
 use convbert::int8::layer_norm::{isqrt, layer_norm, Affine};
 use convbert::int8::softmax::softmax_q15;
 use convbert::int8::Requant;
@@ -124,5 +125,32 @@ pub fn layer_norm_extremes() -> Outcome {
     layer_norm(&mut z, Affine { gamma: &[i16::MAX; 4], beta: &[0; 4] }, 0);
     ensure!(z[0] > 0 && z[1] < 0 && z[0] == z[2] && z[1] == z[3], "i32 extremes: {z:?}");
     layer_norm(&mut [], Affine { gamma: &[], beta: &[] }, 0);
+    Ok(())
+}
+
+/// The interpolated activation table on values worked out by hand: exact at the sample
+/// points, halfway rounds up, the two ends of the int16 range, and a table of the wrong
+/// length (refused at load time) gives 0 instead of trapping.
+pub fn activation_table_by_hand() -> Outcome {
+    // table[j] = 3j - 700: a straight line, so interpolation must land on it exactly where the
+    // line hits an integer.
+    let mut table = [0i16; TABLE_LEN];
+    for (j, t) in table.iter_mut().enumerate() {
+        *t = (3 * j as i32 - 700) as i16;
+    }
+    let x_of = |j: usize| table_input(j) as i16;
+    ensure!(lookup(&table, i16::MIN) == -700, "first sample: {}", lookup(&table, i16::MIN));
+    ensure!(lookup(&table, x_of(256)) == 68, "middle sample: {}", lookup(&table, x_of(256)));
+    // 3 per 128 input steps: +64 steps is 1.5 (rounds up to 2), +21 is 0.49 (0), +22 is 0.52 (1).
+    let at = |table: &[i16], offset: i16| lookup(table, x_of(256) + offset);
+    let within = [at(&table, 64), at(&table, 21), at(&table, 22)];
+    ensure!(within == [70, 68, 69], "within a segment: {within:?}");
+    // i16::MAX is 127/128 of the way from 833 to the end point 3 * 512 - 700 = 836: 835.98.
+    ensure!(lookup(&table, i16::MAX) == 836, "last input: {}", lookup(&table, i16::MAX));
+    // A falling segment rounds half up too: from 10 to 7 at +64 steps is 8.5 -> 9.
+    table[256] = 10;
+    table[257] = 7;
+    ensure!(at(&table, 64) == 9, "falling segment: {}", at(&table, 64));
+    ensure!(lookup(&table[..100], 0) == 0, "a short table gives 0");
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 use crate::model::ModelSource;
 use crate::{progress, texts, CliResult};
+use convbert_quantize::on_all_cores;
 use serde_json::json;
 use std::collections::HashMap;
 use std::error::Error;
@@ -173,20 +174,26 @@ fn label_ids(rows: &[(String, String)], labels: &[String], path: &Path) -> Resul
         .collect()
 }
 
-/// The predicted label id of each text, with a progress bar titled `what`.
+/// The predicted label id of each text (on every core), with a progress bar titled `what`.
 fn predict(source: &ModelSource, texts: &[&str], what: &str) -> Result<Vec<usize>, Box<dyn Error>> {
-    let mut arena = Vec::new();
-    let mut classifier = source.classifier(&mut arena)?;
     let bar = progress::bar(what, texts.len());
-    let predicted = texts
-        .iter()
-        .map(|text| {
-            bar.inc(1);
-            Ok(classifier.classify(text)?.label)
-        })
-        .collect();
+    let shares = on_all_cores(
+        texts,
+        |share, tick| {
+            let mut arena = Vec::new();
+            let mut classifier = source.classifier(&mut arena).map_err(|e| e.to_string())?;
+            let mut labels = Vec::with_capacity(share.items.len());
+            for (n, text) in share.items.iter().enumerate() {
+                let result = classifier.classify(text).map_err(|e| format!("text {}: {e}", share.first + n + 1))?;
+                labels.push(result.label);
+                tick();
+            }
+            Ok(labels)
+        },
+        |done, _| bar.set_position(done as u64),
+    )?;
     bar.finish_and_clear();
-    predicted
+    Ok(shares.concat())
 }
 
 /// The int8 engine against its float checkpoint on the same texts.

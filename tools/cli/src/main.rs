@@ -89,6 +89,10 @@ enum Command {
         /// Factor on every calibrated range (room for inputs beyond the calibration set).
         #[arg(long, default_value_t = 1.0)]
         headroom: f64,
+        /// How weights get their int8 values: `gptq` (error-compensating, from the
+        /// calibration inputs) or `nearest` (plain rounding); docs/INT8.md.
+        #[arg(long, value_enum, default_value_t = quantize::WeightRounding::Gptq)]
+        weight_rounding: quantize::WeightRounding,
     },
 }
 
@@ -121,7 +125,7 @@ fn main() -> ExitCode {
             let options = eval::Options { model: &model, data: &data, json, float: float.as_deref(), limit };
             eval::run(&options, out)
         }
-        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob, residual_bits, headroom } => {
+        Command::Quantize { model, calib, samples, max_len, prune_vocab, out: blob, residual_bits, headroom, weight_rounding } => {
             let options = quantize::Options {
                 model: &model,
                 calib: &calib,
@@ -129,7 +133,8 @@ fn main() -> ExitCode {
                 max_len,
                 prune_vocab: &prune_vocab,
                 out: &blob,
-                pack: convbert_quantize::PackOptions { residual_bits, headroom },
+                pack: convbert_quantize::PackOptions { residual_bits, headroom, dense_inputs: None },
+                weight_rounding,
             };
             quantize::run(&options, out)
         }

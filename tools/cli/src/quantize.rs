@@ -6,7 +6,7 @@ use crate::{progress, texts, CliResult};
 use convbert::int8::{arena_bytes, AlignedBlob, Model};
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
-use convbert_quantize::{calibrate, measure, pack, spread, PackOptions, PackVocab, Report};
+use convbert_quantize::{calibrate, dense_inputs, measure, pack, spread, PackOptions, PackVocab, Report};
 use std::path::{Path, PathBuf};
 
 /// The command's arguments (see `main.rs`).
@@ -17,8 +17,24 @@ pub struct Options<'a> {
     pub max_len: Option<usize>,
     pub prune_vocab: &'a [PathBuf],
     pub out: &'a Path,
-    pub pack: PackOptions,
+    pub pack: PackOptions<'a>,
+    pub weight_rounding: WeightRounding,
 }
+
+/// How the weights get their int8 values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum WeightRounding {
+    /// GPTQ: each weight row rounded so that the layer's output on the calibration inputs
+    /// moves least (`convbert_quantize::gptq`).
+    Gptq,
+    /// Each weight to its nearest int8 step.
+    Nearest,
+}
+
+/// GPTQ's input moments come from at most this many of the calibration texts: enough rows
+/// (tens of thousands of tokens) for matrices of at most 1024 x 1024, and the moments cost
+/// more per text than the ranges.
+const GPTQ_TEXTS: usize = 2000;
 
 pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let ckpt = Checkpoint::load(o.model)?;
@@ -54,7 +70,18 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
         )?;
         pruned
     };
-    let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges, o.pack)?;
+    let inputs = match o.weight_rounding {
+        WeightRounding::Gptq => {
+            let texts = spread(&calibration, GPTQ_TEXTS);
+            let bar = progress::bar("layer inputs", texts.len());
+            let inputs = dense_inputs(&model, &tokenizer, &texts, |done, _| bar.set_position(done as u64))?;
+            bar.finish_and_clear();
+            Some(inputs)
+        }
+        WeightRounding::Nearest => None,
+    };
+    let options = PackOptions { dense_inputs: inputs.as_ref(), ..o.pack };
+    let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges, options)?;
     std::fs::write(o.out, &packed.blob).map_err(|e| format!("{}: {e}", o.out.display()))?;
 
     let blob = AlignedBlob::new(&packed.blob);

@@ -67,6 +67,13 @@ impl TensorStore {
         Ok(())
     }
 
+    /// Calls `f` on every tensor's name, shape and values.
+    pub fn map(&mut self, mut f: impl FnMut(&str, &[usize], &mut [f32])) {
+        for (name, tensor) in &mut self.tensors {
+            f(name, &tensor.shape, &mut tensor.data);
+        }
+    }
+
     /// Whether a float tensor of this name exists.
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)

@@ -14,6 +14,12 @@ pub(crate) struct FloatParts<'w> {
 }
 
 impl Checkpoint {
+    /// Hands every float tensor to `f` as (Hugging Face name, shape, values), which may change
+    /// the values: the quantization study rounds weights this way to see what rounding costs.
+    pub fn map_tensors(&mut self, f: impl FnMut(&str, &[usize], &mut [f32])) {
+        self.tensors.map(f);
+    }
+
     /// The float reference model over this checkpoint's weights. `layers` must be the
     /// storage returned by [`Checkpoint::float_layers`] (the model borrows it).
     ///

@@ -1,17 +1,22 @@
-//! Which tensors does int8 hurt? Rounds one kind of tensor (every layer's) to int8 with its
-//! calibrated scale, leaves everything else in f32, and counts how often the float model's
-//! top-1 label survives, over a test set. The int8 engine keeps the sensitive ones wider.
+//! Which tensors does int8 hurt? Rounds tensors to int8 or int16 on their calibrated scales,
+//! leaves everything else in f32, and counts how often the float model's top-1 label survives,
+//! over a test set. The int8 engine keeps the sensitive ones wider.
 //!
 //! ```text
 //! cargo run --release -p convbert-quantize --example sensitivity -- \
-//!     MODEL_DIR CALIB.tsv SAMPLES TEST.tsv
+//!     MODEL_DIR CALIB.tsv SAMPLES TEST.tsv [one-at-a-time | engine | weights]
 //! ```
-//! (`docs/INT8.md` has the table for `weights/clinc-tiny`.)
+//! `one-at-a-time` (the default) rounds one kind of tensor (every layer's) to int8 at a time;
+//! `engine` rounds every activation to the engine's precision (weights, softmax and LayerNorm
+//! stay f32) and then widens the engine's remaining int8 activations one kind at a time;
+//! `weights` rounds the weights to int8 (one scale per output channel, as the packer does), all
+//! of them and then one part of the model at a time.
+//! (`docs/INT8.md` has the tables.)
 
 use convbert::float::{FloatModel, Observer, Point};
 use convbert::tokenizer::Tokenizer;
 use convbert_hf::Checkpoint;
-use convbert_quantize::{spread, Ranges};
+use convbert_quantize::{on_all_cores, spread, Ranges};
 use std::collections::HashMap;
 
 /// The LayerNorm outputs (and the embedding projection), which have BERT's outlier channels:
@@ -26,6 +31,18 @@ struct Calibration {
     channels: HashMap<(usize, Point), Vec<f32>>,
 }
 
+impl Calibration {
+    fn merge(&mut self, other: Calibration) {
+        self.ranges.merge(other.ranges);
+        for (key, theirs) in other.channels {
+            let ours = self.channels.entry(key).or_insert_with(|| vec![0.0; theirs.len()]);
+            for (c, t) in ours.iter_mut().zip(theirs) {
+                *c = c.max(t);
+            }
+        }
+    }
+}
+
 impl Observer for Calibration {
     fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]) {
         self.ranges.observe(layer, point, values);
@@ -38,25 +55,27 @@ impl Observer for Calibration {
     }
 }
 
-/// Rounds every listed point to int8 on its calibrated per-tensor scale, or with one scale per
-/// channel for the `per_channel` points among them.
+/// Rounds every listed point to `bits` on its calibrated per-tensor scale, or with one scale
+/// per channel for the `per_channel` points among them.
+#[derive(Clone, Copy)]
 struct FakeQuant<'r> {
     calibration: &'r Calibration,
-    points: &'r [Point],
+    points: &'r [(Point, u32)],
     per_channel: bool,
 }
 
 impl Observer for FakeQuant<'_> {
     fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]) {
-        if !self.points.contains(&point) {
+        let Some(&(_, bits)) = self.points.iter().find(|(p, _)| *p == point) else {
             return;
-        }
+        };
+        let top = ((1u32 << (bits - 1)) - 1) as f32;
         let channels = self.calibration.channels.get(&(layer, point)).filter(|_| self.per_channel);
         let overall = self.calibration.ranges.get(layer, point);
         for (c, v) in values.iter_mut().enumerate() {
             let max = channels.and_then(|m| m.get(c)).map_or(overall, |&m| m.max(1e-6) as f64);
-            let step = (max / 127.0) as f32;
-            *v = (*v / step).round().clamp(-127.0, 127.0) * step;
+            let step = (max / top as f64) as f32;
+            *v = (*v / step).round().clamp(-top, top) * step;
         }
     }
 }
@@ -66,36 +85,122 @@ fn texts(path: &str) -> Vec<String> {
     text.lines().filter_map(|l| l.split_once('\t')).map(|(_, t)| t.to_owned()).collect()
 }
 
-fn predictions(model: &FloatModel<'_>, tokenizer: &Tokenizer<'_>, texts: &[String], observer: &mut dyn Observer) -> Vec<usize> {
-    let max_len = tokenizer.settings.max_len;
-    let (mut ids, mut scratch) = (vec![0u32; max_len], vec![0.0f32; model.scratch_len(max_len)]);
-    let mut logits = vec![0.0f32; model.config().num_labels];
-    texts
-        .iter()
-        .map(|text| {
-            let e = tokenizer.encode(text, &mut ids).unwrap();
-            model.classify_observed(&ids[..e.len], None, &mut scratch, &mut logits, observer).unwrap();
-            (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a))).unwrap()
-        })
-        .collect()
+/// The model's top-1 label for every text, with `observer` (one copy per core) seeing and
+/// changing every intermediate tensor.
+fn predictions<O: Observer + Send>(model: &FloatModel<'_>, tokenizer: &Tokenizer<'_>, texts: &[String], observer: impl Fn() -> O + Sync) -> (Vec<usize>, Vec<O>) {
+    let shares = on_all_cores(
+        texts,
+        |share, tick| {
+            let max_len = tokenizer.settings.max_len;
+            let (mut ids, mut scratch) = (vec![0u32; max_len], vec![0.0f32; model.scratch_len(max_len)]);
+            let mut logits = vec![0.0f32; model.config().num_labels];
+            let mut observer = observer();
+            let labels: Vec<usize> = share
+                .items
+                .iter()
+                .map(|text| {
+                    let e = tokenizer.encode(text, &mut ids).unwrap();
+                    model.classify_observed(&ids[..e.len], None, &mut scratch, &mut logits, &mut observer).unwrap();
+                    tick();
+                    (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a))).unwrap()
+                })
+                .collect();
+            Ok((labels, observer))
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let (labels, observers): (Vec<Vec<usize>>, Vec<O>) = shares.into_iter().unzip();
+    (labels.concat(), observers)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model_dir, calib, samples, test] = &args[..] else {
-        eprintln!("usage: sensitivity MODEL_DIR CALIB.tsv SAMPLES TEST.tsv");
-        std::process::exit(2)
+    let (model_dir, calib, samples, test, study) = match &args[..] {
+        [m, c, s, t] => (m, c, s, t, "one-at-a-time"),
+        [m, c, s, t, study] => (m, c, s, t, study.as_str()),
+        _ => {
+            eprintln!("usage: sensitivity MODEL_DIR CALIB.tsv SAMPLES TEST.tsv [one-at-a-time | engine | weights]");
+            std::process::exit(2)
+        }
     };
     let ckpt = Checkpoint::load(model_dir).unwrap();
     let tokenizer = ckpt.tokenizer().unwrap();
     let layers = ckpt.float_layers().unwrap();
     let model = ckpt.float_model(&layers).unwrap();
-    // The packer's calibration (each text alone, at its exact length), with per-channel ranges.
-    let mut calibration = Calibration::default();
-    predictions(&model, &tokenizer, &spread(&texts(calib), samples.parse().unwrap()), &mut calibration);
     let test = texts(test);
-    let reference = predictions(&model, &tokenizer, &test, &mut ());
+    let (reference, _) = predictions(&model, &tokenizer, &test, || ());
+    let rows = match study {
+        "one-at-a-time" => one_at_a_time(),
+        "engine" => engine_precisions(),
+        "weights" => int8_weights(),
+        other => panic!("unknown study {other}"),
+    };
+    println!("| rounded | top-1 agreement with f32 |");
+    println!("|---|---|");
+    // The packer's calibration (each text alone, at its exact length), with per-channel ranges;
+    // made when the first row rounds activations.
+    let mut calibration = None;
+    for row in rows {
+        let calibration = match (&calibration, row.points.is_empty()) {
+            (Some(c), _) => c,
+            (None, true) => &Calibration::default(),
+            (None, false) => {
+                let mut c = Calibration::default();
+                let (_, shares) = predictions(&model, &tokenizer, &spread(&texts(calib), samples.parse().unwrap()), Calibration::default);
+                for share in shares {
+                    c.merge(share);
+                }
+                calibration.insert(c)
+            }
+        };
+        // Rounded weights need their own copy of the checkpoint; calibration stays on the f32 one.
+        let mut rounded = Checkpoint::load(model_dir).unwrap();
+        if let Some(which) = &row.weights {
+            round_weights(&mut rounded, which, row.one_scale_per_table);
+        }
+        let rounded_layers = rounded.float_layers().unwrap();
+        let model = rounded.float_model(&rounded_layers).unwrap();
+        let quant = FakeQuant { calibration, points: &row.points, per_channel: row.per_channel };
+        let (got, _) = predictions(&model, &tokenizer, &test, || quant);
+        let agree = got.iter().zip(&reference).filter(|(a, b)| a == b).count();
+        println!("| {} | {:.2} % ({agree}/{}) |", row.name, 100.0 * agree as f64 / test.len() as f64, test.len());
+    }
+}
 
+/// Rounds the weights whose Hugging Face names `which` accepts to int8 as the packer does: one
+/// scale per output channel (per row of the embedding tables). With `one_scale_per_table`, the
+/// position and token type tables get one scale each, as blob format 2 had them. Biases and
+/// LayerNorm parameters stay f32.
+fn round_weights(ckpt: &mut Checkpoint, which: &dyn Fn(&str) -> bool, one_scale_per_table: bool) {
+    ckpt.map_tensors(|name, shape, values| {
+        if !name.ends_with(".weight") || shape.len() < 2 || !which(name) {
+            return;
+        }
+        let small_table = name.contains("position_embeddings") || name.contains("token_type_embeddings");
+        let channel = if small_table && one_scale_per_table { values.len() } else { values.len() / shape[0] };
+        for row in values.chunks_mut(channel.max(1)) {
+            let step = row.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) / 127.0;
+            for v in row {
+                *v = (*v / step).round() * step;
+            }
+        }
+    });
+}
+
+/// A table row: its name, the rounded activations with their bits, per-channel activation
+/// scales or not, and which weights are rounded to int8 (none if `None`).
+struct Row {
+    name: String,
+    points: Vec<(Point, u32)>,
+    per_channel: bool,
+    weights: Option<Box<dyn Fn(&str) -> bool>>,
+    /// Position and token type tables with one scale each (blob format 2), not one per row.
+    one_scale_per_table: bool,
+}
+
+/// One kind of tensor in int8 at a time.
+fn one_at_a_time() -> Vec<Row> {
     use Point::*;
     let matmul_inputs = [EmbeddingNorm, AttentionNorm, FfnNorm, KeyQuery, Mixed, FfnAct, HeadAct, Depthwise];
     let layer_norms = [EmbeddingNorm, AttentionNorm, FfnNorm];
@@ -121,11 +226,67 @@ fn main() {
         ("all matmul inputs", &matmul_inputs, false),
         ("all matmul inputs, LayerNorm outputs per channel", &matmul_inputs, true),
     ];
-    println!("| int8 tensor | top-1 agreement with f32 |");
-    println!("|---|---|");
-    for &(name, points, per_channel) in kinds {
-        let got = predictions(&model, &tokenizer, &test, &mut FakeQuant { calibration: &calibration, points, per_channel });
-        let agree = got.iter().zip(&reference).filter(|(a, b)| a == b).count();
-        println!("| {name} | {:.2} % ({agree}/{}) |", 100.0 * agree as f64 / test.len() as f64, test.len());
+    kinds
+        .iter()
+        .map(|&(name, points, per_channel)| Row {
+            name: format!("int8: {name}"),
+            points: points.iter().map(|&p| (p, 8)).collect(),
+            per_channel,
+            weights: None,
+            one_scale_per_table: false,
+        })
+        .collect()
+}
+
+/// The activations at the engine's precision (`docs/INT8.md`), the `wide` ones at 16 bits.
+fn engine_activations(wide: &[Point]) -> Vec<(Point, u32)> {
+    use Point::*;
+    let int16 = [EmbeddingNorm, Projected, AttentionNorm, FfnNorm, Value, ConvValue, Depthwise, SpanKey, KeyQuery, Mixed];
+    let int16 = int16.into_iter().chain([FfnPre, FfnAct, HeadPre, HeadAct]).map(|p| (p, 16));
+    let int8 = [Query, Key].into_iter().map(|p| (p, if wide.contains(&p) { 16 } else { 8 }));
+    int16.chain(int8).collect()
+}
+
+/// Every activation at the engine's precision, then q and k widened.
+fn engine_precisions() -> Vec<Row> {
+    use Point::*;
+    let row = |name: &str, wide: &[Point]| Row {
+        name: name.to_owned(),
+        points: engine_activations(wide),
+        per_channel: false,
+        weights: None,
+        one_scale_per_table: false,
+    };
+    vec![row("engine activations", &[]), row("engine activations, query and key int16", &[Query, Key])]
+}
+
+/// The int8 weights: all of them, one part of the model at a time, the position and token type
+/// tables with one scale per table (blob format 2), and all with the engine's activations.
+fn int8_weights() -> Vec<Row> {
+    let parts: [(&str, fn(&str) -> bool); 8] = [
+        ("embeddings", |n| n.contains("embeddings")),
+        ("word embeddings", |n| n.contains("word_embeddings")),
+        ("position embeddings", |n| n.contains("position_embeddings")),
+        ("token type embeddings", |n| n.contains("token_type_embeddings")),
+        ("embeddings projection", |n| n.contains("embeddings_project")),
+        ("attention", |n| n.contains(".attention.")),
+        ("FFN", |n| n.contains(".intermediate.") || (n.contains(".output.") && !n.contains(".attention."))),
+        ("classifier", |n| n.starts_with("classifier.")),
+    ];
+    let row = |name: String, points: Vec<(Point, u32)>, weights: Box<dyn Fn(&str) -> bool>, one_scale_per_table: bool| Row {
+        name,
+        points,
+        per_channel: false,
+        weights: Some(weights),
+        one_scale_per_table,
+    };
+    let mut rows = vec![row("int8 weights, f32 activations".into(), vec![], Box::new(|_| true), false)];
+    for (part, is_part) in parts {
+        rows.push(row(format!("int8 weights of the {part} only"), vec![], Box::new(is_part), false));
     }
+    let small_tables = |n: &str| n.contains("position_embeddings") || n.contains("token_type_embeddings");
+    rows.push(row("position and token type embeddings only, one scale per table".into(), vec![], Box::new(small_tables), true));
+    rows.push(row("int8 weights, one scale per position / token type table".into(), vec![], Box::new(|_| true), true));
+    rows.push(row("int8 weights, engine activations".into(), engine_activations(&[]), Box::new(|_| true), false));
+    rows
 }

@@ -9,6 +9,8 @@
 
 use convbert::float::{FloatModel, Observer, Point};
 use convbert::tokenizer::Tokenizer;
+use crate::cores::on_all_cores;
+use crate::gptq::DenseInputs;
 use std::collections::HashMap;
 
 /// Max |value| per (layer, point).
@@ -26,6 +28,14 @@ impl Observer for Ranges {
 }
 
 impl Ranges {
+    /// Takes in the ranges `other` saw: the max of both.
+    pub fn merge(&mut self, other: Ranges) {
+        for (key, m) in other.max {
+            let slot = self.max.entry(key).or_insert(0.0);
+            *slot = slot.max(m);
+        }
+    }
+
     /// The largest magnitude seen at `point` of `layer`, never zero (an unseen or all-zero
     /// tensor gets a tiny range so that its scale stays finite).
     pub fn get(&self, layer: usize, point: Point) -> f64 {
@@ -33,8 +43,8 @@ impl Ranges {
     }
 }
 
-/// Runs the float model over `texts` and collects ranges; `progress(done, total)` is called
-/// after each text.
+/// Runs the float model over `texts` (on every core) and collects ranges; `progress(done,
+/// total)` is called after each text.
 ///
 /// # Errors
 /// A message if a text cannot be tokenized or run.
@@ -42,21 +52,62 @@ pub fn calibrate(
     model: &FloatModel<'_>,
     tokenizer: &Tokenizer<'_>,
     texts: &[String],
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Ranges, String> {
     let mut ranges = Ranges::default();
-    let max_len = tokenizer.settings.max_len;
-    let mut ids = vec![0u32; max_len];
-    let mut scratch = vec![0.0f32; model.scratch_len(max_len)];
-    let mut logits = vec![0.0f32; model.config().num_labels];
-    for (n, text) in texts.iter().enumerate() {
-        let encoding = tokenizer.encode(text, &mut ids).map_err(|e| format!("calibration text {}: {e}", n + 1))?;
-        model
-            .classify_observed(&ids[..encoding.len], None, &mut scratch, &mut logits, &mut ranges)
-            .map_err(|e| format!("calibration text {}: {e}", n + 1))?;
-        progress(n + 1, texts.len());
+    for share in observe_texts(model, tokenizer, texts, Ranges::default, progress)? {
+        ranges.merge(share);
     }
     Ok(ranges)
+}
+
+/// Runs the float model over `texts` (on every core) and collects every dense layer's input
+/// moments, for GPTQ rounding ([`crate::gptq`]).
+///
+/// # Errors
+/// A message if a text cannot be tokenized or run.
+pub fn dense_inputs(
+    model: &FloatModel<'_>,
+    tokenizer: &Tokenizer<'_>,
+    texts: &[String],
+    progress: impl FnMut(usize, usize),
+) -> Result<DenseInputs, String> {
+    let mut inputs = DenseInputs::new(model.config());
+    for share in observe_texts(model, tokenizer, texts, || DenseInputs::new(model.config()), progress)? {
+        inputs.merge(&share);
+    }
+    Ok(inputs)
+}
+
+/// Each text run alone at its exact length (batch 1, so no padding token ever enters the
+/// statistics), shown to one observer per core; returns the observers.
+fn observe_texts<O: Observer + Send>(
+    model: &FloatModel<'_>,
+    tokenizer: &Tokenizer<'_>,
+    texts: &[String],
+    new_observer: impl Fn() -> O + Sync,
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<O>, String> {
+    on_all_cores(
+        texts,
+        |share, tick| {
+            let mut observer = new_observer();
+            let max_len = tokenizer.settings.max_len;
+            let mut ids = vec![0u32; max_len];
+            let mut scratch = vec![0.0f32; model.scratch_len(max_len)];
+            let mut logits = vec![0.0f32; model.config().num_labels];
+            for (n, text) in share.items.iter().enumerate() {
+                let fail = |e: &dyn std::fmt::Display| format!("calibration text {}: {e}", share.first + n + 1);
+                let encoding = tokenizer.encode(text, &mut ids).map_err(|e| fail(&e))?;
+                model
+                    .classify_observed(&ids[..encoding.len], None, &mut scratch, &mut logits, &mut observer)
+                    .map_err(|e| fail(&e))?;
+                tick();
+            }
+            Ok(observer)
+        },
+        progress,
+    )
 }
 
 /// `count` texts spread evenly over `texts`, the calibration sample `convbert quantize` uses

@@ -5,11 +5,14 @@
 //! reads. The numerics are described in `docs/INT8.md`.
 
 pub mod calibrate;
+pub mod cores;
+pub mod gptq;
 pub mod pack;
 pub mod prune;
 pub mod report;
 
-pub use calibrate::{calibrate, spread, Ranges};
+pub use calibrate::{calibrate, dense_inputs, spread, Ranges};
+pub use cores::on_all_cores;
 pub use pack::{pack, PackOptions, Packed};
 pub use prune::PackVocab;
 pub use report::{measure, Report};

@@ -9,8 +9,10 @@
 //! - weights: one scale per output channel, `max|row| / 127`; biases on `s_in * s_w[c]`.
 
 use crate::calibrate::Ranges;
+use crate::gptq::{self, DenseInputs, InputMoments};
 use convbert::float::{Dense, FloatModel, Layout, Point};
 use convbert::int8::format::{self, ClassifierScalars, ConfigRecord, EmbeddingScalars, Header, LayerScalars, LnOutput, TokenizerRecord};
+use convbert::int8::activation::{table_input, TABLE_LEN};
 use convbert::int8::{BlobWriter, Requant};
 use crate::prune::PackVocab;
 use convbert::tokenizer::{TokenizerSettings, Vocab};
@@ -37,20 +39,22 @@ fn residual_scale(max: f64, bits: u32) -> f64 {
     max / ((1u32 << (bits.clamp(2, 16) - 1)) - 1) as f64
 }
 
-/// Choices that trade accuracy against nothing on the device (storage is the same); they
-/// exist to measure the design's precision choices.
-#[derive(Clone, Copy, Debug)]
-pub struct PackOptions {
+/// Choices that trade accuracy against nothing on the device (storage is the same).
+#[derive(Clone, Copy)]
+pub struct PackOptions<'a> {
     /// Significant bits of the residual stream (16 by default; 8 to measure an int8 stream).
     pub residual_bits: u32,
     /// Factor on every calibrated range: above 1 leaves room for inputs that reach further
     /// than the calibration texts did, at the cost of resolution.
     pub headroom: f64,
+    /// The dense layers' calibration inputs, to choose each weight's int8 value by GPTQ
+    /// ([`crate::gptq`]); `None` rounds every weight to its nearest step.
+    pub dense_inputs: Option<&'a DenseInputs>,
 }
 
-impl Default for PackOptions {
+impl Default for PackOptions<'_> {
     fn default() -> Self {
-        Self { residual_bits: 16, headroom: 1.0 }
+        Self { residual_bits: 16, headroom: 1.0, dense_inputs: None }
     }
 }
 
@@ -84,12 +88,26 @@ fn weight_rows(d: &Dense<'_>) -> Vec<Vec<f32>> {
     }
 }
 
-/// Pushes weight, bias and requant of `d`: input scale `s_in`, output scale `s_out`.
-/// Returns the per-channel weight scales.
-fn push_dense(w: &mut BlobWriter, d: &Dense<'_>, s_in: f64, s_out: f64, what: &str) -> Result<Vec<f64>, String> {
+/// Pushes weight, bias and requant of `d`: input scale `s_in`, output scale `s_out`; the
+/// weights by GPTQ when `inputs` has the layer's input moments (and it is not grouped), else
+/// to nearest. Returns the per-channel weight scales.
+fn push_dense(
+    w: &mut BlobWriter,
+    d: &Dense<'_>,
+    (s_in, s_out): (f64, f64),
+    inputs: Option<&InputMoments>,
+    what: &str,
+) -> Result<Vec<f64>, String> {
     let rows = weight_rows(d);
     let scales: Vec<f64> = rows.iter().map(|r| s8(r.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64)).collect();
-    let weights: Vec<i8> = rows.iter().zip(&scales).flat_map(|(r, &s)| r.iter().map(move |&v| quantize_i8(v as f64, s))).collect();
+    let by_gptq = match (d.layout, inputs) {
+        (Layout::Linear, Some(moments)) => gptq::round_rows(&rows, &scales, moments),
+        _ => None,
+    };
+    let weights: Vec<i8> = match by_gptq {
+        Some(q) => q.concat(),
+        None => rows.iter().zip(&scales).flat_map(|(r, &s)| r.iter().map(move |&v| quantize_i8(v as f64, s))).collect(),
+    };
     let bias: Vec<i32> = d.bias.iter().zip(&scales).map(|(&b, &s)| round_i32(b as f64 / (s_in * s))).collect();
     let requants = scales.iter().map(|&s| requant(s_in * s / s_out, what)).collect::<Result<Vec<_>, _>>()?;
     w.push_i8(&weights);
@@ -124,11 +142,13 @@ fn push_layer_norm(
     })
 }
 
-/// The activation through a 256-entry table: `lut[i as u8] = act(i * s_in) / s_out`.
-fn activation_lut(act: Activation, s_in: f64, s_out: f64) -> Vec<i16> {
-    (0..256)
-        .map(|u| {
-            let x = (u as u8 as i8) as f64 * s_in;
+/// The activation's table for an int16 input on `s_in` and output on `s_out`:
+/// `table[j] = act(table_input(j) * s_in) / s_out`, read with interpolation by the engine
+/// (`convbert::int8::activation`).
+fn activation_table(act: Activation, s_in: f64, s_out: f64) -> Vec<i16> {
+    (0..TABLE_LEN)
+        .map(|j| {
+            let x = table_input(j) as f64 * s_in;
             let y = match act {
                 Activation::Gelu => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
                 Activation::GeluNew => {
@@ -141,8 +161,8 @@ fn activation_lut(act: Activation, s_in: f64, s_out: f64) -> Vec<i16> {
         .collect()
 }
 
-/// erf by Abramowitz-Stegun 7.1.26 refined: this only fills a 256-entry int8 table, where its
-/// 1.5e-7 error is far below half an output step.
+/// erf by Abramowitz-Stegun 7.1.26: it only fills the activation tables, where its 1.5e-7
+/// error is far below half an int16 output step.
 fn erf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
     let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
@@ -174,12 +194,19 @@ pub fn pack(
     ranges: &Ranges,
     options: PackOptions,
 ) -> Result<Packed, String> {
-    // A pruned vocabulary packs only its rows of the word-embedding table.
-    let c = ModelConfig { vocab_size: vocab.rows.len(), ..*model.config() };
+    // A pruned vocabulary packs only its rows of the word-embedding table, and the position
+    // table only the rows the blob's max length can reach (texts are cut to it).
+    let full = model.config();
+    let c = ModelConfig {
+        vocab_size: vocab.rows.len(),
+        max_position_embeddings: settings.max_len.min(full.max_position_embeddings),
+        ..*full
+    };
     let head = model.classifier().ok_or("the model has no classification head to quantize")?;
     let (h, k) = (c.hidden_size, c.conv_kernel_size);
     let log2e_256 = std::f64::consts::LOG2_E * 256.0;
     let r = |layer, point| ranges.get(layer, point) * options.headroom;
+    let input = |layer, point| options.dense_inputs.and_then(|i| i.input_of(layer, point));
     let mut w = BlobWriter::new();
     let mut residual_scales = Vec::new();
 
@@ -191,27 +218,28 @@ pub fn pack(
     w.push_u32(&offsets);
     w.push_u32(&sorted);
 
-    // Embeddings: word rows int8 with a scale per row, position and type per table; their sum
-    // on the LayerNorm(E) domain s_e.
+    // Embeddings: every row of the word, position and type tables int8 with its own scale
+    // (one scale per position table cost clinc-small 16 of 5,500 test labels: docs/INT8.md);
+    // their sum on the LayerNorm(E) domain s_e.
     let emb = model.embeddings();
     let s_e = r(0, Point::EmbeddingSum) / LN_DOMAIN;
-    let mut word = Vec::with_capacity(emb.word.len());
-    let mut word_rq = Vec::with_capacity(c.vocab_size);
-    for row in vocab.rows.iter().filter_map(|&id| emb.word.chunks_exact(c.embedding_size).nth(id)) {
-        let s = s8(row.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
-        word.extend(row.iter().map(|&v| quantize_i8(v as f64, s)));
-        word_rq.push(requant(s / s_e, "embeddings.word")?);
+    let e = c.embedding_size;
+    let word_rows = vocab.rows.iter().filter_map(|&id| emb.word.chunks_exact(e).nth(id));
+    for (rows, what) in [
+        (word_rows.collect::<Vec<_>>(), "embeddings.word"),
+        (emb.position.chunks_exact(e).take(c.max_position_embeddings).collect(), "embeddings.position"),
+        (emb.token_type.chunks_exact(e).collect(), "embeddings.token_type"),
+    ] {
+        let mut table = Vec::with_capacity(rows.len() * e);
+        let mut requants = Vec::with_capacity(rows.len());
+        for row in rows {
+            let s = s8(row.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
+            table.extend(row.iter().map(|&v| quantize_i8(v as f64, s)));
+            requants.push(requant(s / s_e, what)?);
+        }
+        w.push_i8(&table);
+        w.push_requants(&requants);
     }
-    w.push_i8(&word);
-    w.push_requants(&word_rq);
-    let table = |values: &[f32]| {
-        let s = s8(values.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64);
-        (values.iter().map(|&v| quantize_i8(v as f64, s)).collect::<Vec<i8>>(), s)
-    };
-    let (position, s_pos) = table(emb.position);
-    let (token_type, s_type) = table(emb.token_type);
-    w.push_i8(&position);
-    w.push_i8(&token_type);
 
     // LayerNorm(E), then (when E != H) the projection into the residual stream.
     let first = if c.has_embeddings_project() { Point::Projected } else { Point::EmbeddingNorm };
@@ -222,7 +250,7 @@ pub fn pack(
     let ln = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), s_emb16, "embeddings.LayerNorm")?;
     match &emb.project {
         Some(p) => {
-            push_dense(&mut w, p, s_emb16, s_stream, "embeddings_project")?;
+            push_dense(&mut w, p, (s_emb16, s_stream), input(0, Point::EmbeddingNorm), "embeddings_project")?;
         }
         None => {
             w.push_i8(&[]);
@@ -230,11 +258,7 @@ pub fn pack(
             w.push_requants(&[]);
         }
     }
-    w.push_record(&EmbeddingScalars {
-        position: requant(s_pos / s_e, "embeddings.position")?,
-        token_type: requant(s_type / s_e, "embeddings.token_type")?,
-        ln,
-    });
+    w.push_record(&EmbeddingScalars { ln });
     residual_scales.push(s_stream);
 
     for (n, layer) in model.layers().iter().enumerate() {
@@ -243,10 +267,12 @@ pub fn pack(
         let s_x = s_stream;
         // q, k, v, conv value: int8 each.
         let (s_q, s_k, s_v, s_co) = (s8(p(Point::Query)), s8(p(Point::Key)), s16(p(Point::Value)), s16(p(Point::ConvValue)));
-        push_dense(&mut w, &layer.query, s_x, s_q, &name("query"))?;
-        push_dense(&mut w, &layer.key, s_x, s_k, &name("key"))?;
-        push_dense(&mut w, &layer.value, s_x, s_v, &name("value"))?;
-        push_dense(&mut w, &layer.conv_out, s_x, s_co, &name("conv_out_layer"))?;
+        // The layer's input: the embeddings' output, or the previous layer's.
+        let x = if n == 0 { input(0, first) } else { input(n - 1, Point::FfnNorm) };
+        push_dense(&mut w, &layer.query, (s_x, s_q), x, &name("query"))?;
+        push_dense(&mut w, &layer.key, (s_x, s_k), x, &name("key"))?;
+        push_dense(&mut w, &layer.value, (s_x, s_v), x, &name("value"))?;
+        push_dense(&mut w, &layer.conv_out, (s_x, s_co), x, &name("conv_out_layer"))?;
 
         // Depthwise filter: a scale per channel over its K taps; output int8.
         let s_dw = s16(p(Point::Depthwise));
@@ -260,17 +286,17 @@ pub fn pack(
         w.push_i8(&dw);
         w.push_requants(&dw_rq);
         let s_sk = s16(p(Point::SpanKey));
-        push_dense(&mut w, &layer.key_conv_pointwise, s_dw, s_sk, &name("pointwise"))?;
+        push_dense(&mut w, &layer.key_conv_pointwise, (s_dw, s_sk), input(n, Point::Depthwise), &name("pointwise"))?;
 
         // Kernel generator on span_key * query; its logits on an i32 domain for the softmax.
         let s_kq = s16(p(Point::KeyQuery));
         let s_taps = p(Point::KernelLogits) / LOGIT_DOMAIN;
-        push_dense(&mut w, &layer.conv_kernel, s_kq, s_taps, &name("conv_kernel_layer"))?;
+        push_dense(&mut w, &layer.conv_kernel, (s_kq, s_taps), input(n, Point::KeyQuery), &name("conv_kernel_layer"))?;
 
         // Mixed heads (one int8 scale), output dense into the attention LayerNorm domain.
         let s_mix = s16(p(Point::Mixed));
         let s_z1 = p(Point::AttentionSum) / LN_DOMAIN;
-        push_dense(&mut w, &layer.attention_output, s_mix, s_z1, &name("attention.output.dense"))?;
+        push_dense(&mut w, &layer.attention_output, (s_mix, s_z1), input(n, Point::Mixed), &name("attention.output.dense"))?;
         let s_attended = residual_scale(p(Point::AttentionNorm), options.residual_bits);
         let attention_ln = push_layer_norm(
             &mut w,
@@ -281,12 +307,12 @@ pub fn pack(
             &name("attention.output.LayerNorm"),
         )?;
 
-        // FFN: int8 activation input and output around a 256-entry table.
-        let (s_act_in, s_act_out) = (s8(p(Point::FfnPre)), s16(p(Point::FfnAct)));
-        push_dense(&mut w, &layer.intermediate, s_attended, s_act_in, &name("intermediate.dense"))?;
-        w.push_i16(&activation_lut(c.hidden_act, s_act_in, s_act_out));
+        // FFN: int16 activation input and output around the interpolated table.
+        let (s_act_in, s_act_out) = (s16(p(Point::FfnPre)), s16(p(Point::FfnAct)));
+        push_dense(&mut w, &layer.intermediate, (s_attended, s_act_in), input(n, Point::AttentionNorm), &name("intermediate.dense"))?;
+        w.push_i16(&activation_table(c.hidden_act, s_act_in, s_act_out));
         let s_z2 = p(Point::FfnSum) / LN_DOMAIN;
-        push_dense(&mut w, &layer.output, s_act_out, s_z2, &name("output.dense"))?;
+        push_dense(&mut w, &layer.output, (s_act_out, s_z2), input(n, Point::FfnAct), &name("output.dense"))?;
         let s_next = residual_scale(p(Point::FfnNorm), options.residual_bits);
         let ffn_ln = push_layer_norm(
             &mut w,
@@ -314,11 +340,12 @@ pub fn pack(
     }
 
     // Classifier on [CLS]: dense -> activation table -> out_proj -> i32 logits.
-    let (s_head_in, s_head_out) = (s8(r(0, Point::HeadPre)), s16(r(0, Point::HeadAct)));
-    push_dense(&mut w, &head.dense, s_stream, s_head_in, "classifier.dense")?;
-    w.push_i16(&activation_lut(c.hidden_act, s_head_in, s_head_out));
+    let (s_head_in, s_head_out) = (s16(r(0, Point::HeadPre)), s16(r(0, Point::HeadAct)));
+    let cls = options.dense_inputs.map(DenseInputs::classifier_input);
+    push_dense(&mut w, &head.dense, (s_stream, s_head_in), cls, "classifier.dense")?;
+    w.push_i16(&activation_table(c.hidden_act, s_head_in, s_head_out));
     let logit_scale = r(0, Point::Logits) / LOGIT_DOMAIN;
-    push_dense(&mut w, &head.out_proj, s_head_out, logit_scale, "classifier.out_proj")?;
+    push_dense(&mut w, &head.out_proj, (s_head_out, logit_scale), input(0, Point::HeadAct), "classifier.out_proj")?;
     w.push_record(&ClassifierScalars { logits_log2: requant(logit_scale * log2e_256, "classifier softmax")? });
 
     let label_text: String = labels.iter().map(|l| format!("{l}\n")).collect();

@@ -1,0 +1,301 @@
+//! Rounding a weight matrix to int8 so that the layer's output, not each weight, moves as
+//! little as possible: GPTQ (Frantar et al., ICLR 2023), the optimal-brain-quantization update
+//! done column by column.
+//!
+//! Rounding each weight to its nearest int8 step leaves an output error `sum_i e_i x_i` whose
+//! size depends on how the inputs `x` correlate. GPTQ rounds input column `i` of every row, then
+//! moves the row's columns not yet rounded to cancel the error that rounding made, weighted by
+//! the inverse of the inputs' second-moment matrix `H = sum x x^T` (measured on calibration
+//! text). The per-row scales are unchanged (max-abs of the float row), so the blob's format and
+//! the engine do not change; only which int8 value each weight gets.
+
+use convbert::float::{Observer, Point};
+use convbert::ModelConfig;
+use std::collections::HashMap;
+
+/// The input moments of every dense layer, collected by observing the float model: keyed by
+/// the point whose values are the layer's input (a layer's q/k/v/conv value/FFN... inputs are
+/// the previous point's rows; see [`DenseInputs::input_of`]).
+pub struct DenseInputs {
+    config: ModelConfig,
+    moments: HashMap<(usize, Point), InputMoments>,
+    /// The classifier's dense layer sees only the [CLS] row of the last layer's output.
+    classifier: InputMoments,
+    /// Whether the current text's [CLS] row of the last layer was already taken.
+    cls_taken: bool,
+}
+
+impl DenseInputs {
+    /// Empty moments for a model of `config`.
+    pub fn new(config: &ModelConfig) -> Self {
+        Self { config: *config, moments: HashMap::new(), classifier: InputMoments::new(config.hidden_size), cls_taken: false }
+    }
+
+    /// The moments of the inputs at `point` of `layer` (a dense layer's input point).
+    pub fn input_of(&self, layer: usize, point: Point) -> Option<&InputMoments> {
+        self.moments.get(&(layer, point))
+    }
+
+    /// The moments of the classifier dense layer's input ([CLS] of the last layer).
+    pub fn classifier_input(&self) -> &InputMoments {
+        &self.classifier
+    }
+
+    /// Adds what `other` saw.
+    pub fn merge(&mut self, other: &DenseInputs) {
+        for (key, theirs) in &other.moments {
+            self.moments.entry(*key).or_insert_with(|| InputMoments::new(theirs.width)).merge(theirs);
+        }
+        self.classifier.merge(&other.classifier);
+    }
+
+    /// Input width at `point`, for the points that feed a dense layer.
+    fn width(&self, point: Point) -> Option<usize> {
+        let c = &self.config;
+        match point {
+            Point::EmbeddingNorm => Some(c.embedding_size),
+            Point::Projected | Point::Depthwise | Point::Mixed | Point::AttentionNorm | Point::FfnNorm | Point::HeadAct => {
+                Some(c.hidden_size)
+            }
+            Point::KeyQuery => Some(c.all_head_size()),
+            Point::FfnAct => Some(c.intermediate_size),
+            _ => None,
+        }
+    }
+}
+
+impl Observer for DenseInputs {
+    fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]) {
+        if point == Point::EmbeddingSum {
+            self.cls_taken = false;
+        }
+        if point == Point::FfnNorm && layer + 1 == self.config.num_hidden_layers && !self.cls_taken {
+            // The FFN LayerNorm is observed one token row at a time; the first is [CLS].
+            self.classifier.add_rows(&values[..values.len().min(self.config.hidden_size)]);
+            self.cls_taken = true;
+        }
+        if let Some(width) = self.width(point) {
+            self.moments.entry((layer, point)).or_insert_with(|| InputMoments::new(width)).add_rows(values);
+        }
+    }
+}
+
+/// `sum x x^T` over the input rows a dense layer saw during calibration.
+#[derive(Clone, Debug)]
+pub struct InputMoments {
+    /// Input width `n`.
+    pub width: usize,
+    /// `n x n`, row-major; only the upper triangle is filled while adding.
+    sum: Vec<f64>,
+    /// Rows added.
+    pub rows: usize,
+}
+
+impl InputMoments {
+    /// Empty moments for inputs of `width`.
+    pub fn new(width: usize) -> Self {
+        Self { width, sum: vec![0.0; width * width], rows: 0 }
+    }
+
+    /// Adds every row of `values` (a whole number of rows of `width`).
+    pub fn add_rows(&mut self, values: &[f32]) {
+        let n = self.width;
+        for x in values.chunks_exact(n) {
+            for (i, &xi) in x.iter().enumerate() {
+                if xi == 0.0 {
+                    continue;
+                }
+                let xi = xi as f64;
+                let row = &mut self.sum[i * n..][..n];
+                for (s, &xj) in row[i..].iter_mut().zip(&x[i..]) {
+                    *s += xi * xj as f64;
+                }
+            }
+            self.rows += 1;
+        }
+    }
+
+    /// Adds what `other` saw.
+    pub fn merge(&mut self, other: &InputMoments) {
+        for (s, o) in self.sum.iter_mut().zip(&other.sum) {
+            *s += o;
+        }
+        self.rows += other.rows;
+    }
+
+    /// The symmetric matrix, mirrored from the upper triangle.
+    fn full(&self) -> Vec<f64> {
+        let n = self.width;
+        let mut h = self.sum.clone();
+        for i in 0..n {
+            for j in 0..i {
+                h[i * n + j] = h[j * n + i];
+            }
+        }
+        h
+    }
+}
+
+/// Fraction of the mean diagonal added to `H` before inverting it (GPTQ's dampening): keeps
+/// the inverse well conditioned when some inputs are (nearly) always zero or collinear.
+const DAMPENING: f64 = 0.01;
+
+/// The int8 values of `rows` (each `[in]`, scaled by its `scales[r]`: `w ~ q * scale`), chosen
+/// by GPTQ against `moments`. Returns `None` if `moments` has the wrong width or no rows, or
+/// `H` cannot be factored; the caller then rounds to nearest.
+pub fn round_rows(rows: &[Vec<f32>], scales: &[f64], moments: &InputMoments) -> Option<Vec<Vec<i8>>> {
+    let n = moments.width;
+    if moments.rows == 0 || rows.iter().any(|r| r.len() != n) {
+        return None;
+    }
+    let mut h = moments.full();
+    let mean_diag = (0..n).map(|i| h[i * n + i]).sum::<f64>() / n as f64;
+    for i in 0..n {
+        // An input that was always zero carries no information: any value is as good.
+        if h[i * n + i] == 0.0 {
+            h[i * n + i] = 1.0;
+        }
+        h[i * n + i] += DAMPENING * mean_diag.max(1e-12);
+    }
+    // U: the upper Cholesky factor of H^-1, whose row i says how the later columns absorb
+    // column i's error.
+    let inverse = inverse_from_cholesky(&cholesky_lower(&h, n)?, n);
+    let u = transpose(&cholesky_lower(&inverse, n)?, n);
+
+    Some(
+        rows.iter()
+            .zip(scales)
+            .map(|(row, &scale)| {
+                let mut w: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+                let mut q = vec![0i8; n];
+                for i in 0..n {
+                    let rounded = (w[i] / scale).round().clamp(-127.0, 127.0);
+                    q[i] = rounded as i8;
+                    let error = (w[i] - rounded * scale) / u[i * n + i];
+                    for (wj, uij) in w[i + 1..].iter_mut().zip(&u[i * n + i + 1..(i + 1) * n]) {
+                        *wj -= error * uij;
+                    }
+                }
+                q
+            })
+            .collect(),
+    )
+}
+
+/// `L` with `L L^T = a` (a symmetric positive definite, `n x n`), or `None` if it is not.
+fn cholesky_lower(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let dot: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            let v = a[i * n + j] - dot;
+            if i == j {
+                if v <= 0.0 || !v.is_finite() {
+                    return None;
+                }
+                l[i * n + i] = v.sqrt();
+            } else {
+                l[i * n + j] = v / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// `a^-1 = L^-T L^-1` from `a`'s lower Cholesky factor `L`.
+fn inverse_from_cholesky(l: &[f64], n: usize) -> Vec<f64> {
+    // M = L^-1, lower triangular, column by column.
+    let mut m = vec![0.0; n * n];
+    for c in 0..n {
+        m[c * n + c] = 1.0 / l[c * n + c];
+        for i in c + 1..n {
+            let s: f64 = (c..i).map(|k| l[i * n + k] * m[k * n + c]).sum();
+            m[i * n + c] = -s / l[i * n + i];
+        }
+    }
+    // (M^T M)[i][j] = sum_k M[k][i] M[k][j], k >= max(i, j).
+    let mut inv = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (i..n).map(|k| m[k * n + i] * m[k * n + j]).sum();
+            inv[i * n + j] = s;
+            inv[j * n + i] = s;
+        }
+    }
+    inv
+}
+
+fn transpose(a: &[f64], n: usize) -> Vec<f64> {
+    let mut t = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            t[j * n + i] = a[i * n + j];
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Output error `sum over rows of (W - Q s) H (W - Q s)^T`.
+    fn output_error(rows: &[Vec<f32>], scales: &[f64], q: &[Vec<i8>], moments: &InputMoments) -> f64 {
+        let (n, h) = (moments.width, moments.full());
+        rows.iter()
+            .zip(scales)
+            .zip(q)
+            .map(|((w, &s), q)| {
+                let e: Vec<f64> = w.iter().zip(q).map(|(&w, &q)| w as f64 - q as f64 * s).collect();
+                (0..n).map(|i| (0..n).map(|j| e[i] * h[i * n + j] * e[j]).sum::<f64>()).sum::<f64>()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn beats_rounding_to_nearest_on_correlated_inputs() {
+        // Inputs with strongly correlated columns, weights on a coarse grid's off-steps.
+        let n = 16;
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        };
+        let mut moments = InputMoments::new(n);
+        for _ in 0..500 {
+            let common = next();
+            let x: Vec<f32> = (0..n).map(|_| (common + 0.3 * next()) as f32).collect();
+            moments.add_rows(&x);
+        }
+        let rows: Vec<Vec<f32>> = (0..8).map(|_| (0..n).map(|_| next() as f32).collect()).collect();
+        let scales: Vec<f64> = rows.iter().map(|r| r.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64 / 127.0 * 40.0).collect();
+        let nearest: Vec<Vec<i8>> =
+            rows.iter().zip(&scales).map(|(r, &s)| r.iter().map(|&v| (v as f64 / s).round().clamp(-127.0, 127.0) as i8).collect()).collect();
+        let gptq = round_rows(&rows, &scales, &moments).unwrap();
+        let (e_nearest, e_gptq) = (output_error(&rows, &scales, &nearest, &moments), output_error(&rows, &scales, &gptq, &moments));
+        assert!(e_gptq < 0.7 * e_nearest, "gptq {e_gptq} vs nearest {e_nearest}");
+    }
+
+    #[test]
+    fn inverse_is_an_inverse() {
+        let n = 3;
+        let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let inv = inverse_from_cholesky(&cholesky_lower(&a, n).unwrap(), n);
+        for i in 0..n {
+            for j in 0..n {
+                let p: f64 = (0..n).map(|k| a[i * n + k] * inv[k * n + j]).sum();
+                assert!((p - f64::from(u8::from(i == j))).abs() < 1e-12);
+            }
+        }
+        assert!(cholesky_lower(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn wrong_width_or_no_rows_gives_none() {
+        let moments = InputMoments::new(4);
+        assert!(round_rows(&[vec![0.0; 4]], &[1.0], &moments).is_none());
+        let mut moments = InputMoments::new(4);
+        moments.add_rows(&[1.0, 2.0, 3.0, 4.0]);
+        assert!(round_rows(&[vec![0.0; 3]], &[1.0], &moments).is_none());
+    }
+}
