@@ -206,15 +206,15 @@ pub struct EmbeddingScalars {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]
 pub struct LayerScalars {
-    /// `span_key * query` (i8 x i8) `->` i8 kernel-generator input.
+    /// `span_key * query` (i16 x i8) `->` i16 kernel-generator input.
     pub key_query: Requant,
     /// Kernel logits `->` 1/256 bits, for the tap softmax.
     pub taps_log2: Requant,
-    /// `sum_j p_j * conv_value` (Q15 x i8) `->` i8 mixed.
+    /// `sum_j p_j * conv_value` (Q15 x i16) `->` i16 mixed.
     pub conv: Requant,
     /// `q . k` (i8 x i8) `->` 1/256 bits, `1/sqrt(hs)` folded in.
     pub scores_log2: Requant,
-    /// `sum_u p_u * value` (Q15 x i8) `->` i8 mixed.
+    /// `sum_u p_u * value` (Q15 x i16) `->` i16 mixed.
     pub context: Requant,
     /// Layer input residual (i16) `->` attention LayerNorm domain.
     pub attention_residual: Requant,

@@ -7,10 +7,10 @@
 //!     MODEL_DIR CALIB.tsv SAMPLES TEST.tsv [one-at-a-time | engine | weights]
 //! ```
 //! `one-at-a-time` (the default) rounds one kind of tensor (every layer's) to int8 at a time;
-//! `engine` rounds every activation to the engine's precision (weights, softmax and LayerNorm
-//! stay f32) and then widens the engine's remaining int8 activations one kind at a time;
-//! `weights` rounds the weights to int8 (one scale per output channel, as the packer does), all
-//! of them and then one part of the model at a time.
+//! `engine` rounds every activation to the engine's precision (blob format 2's, then 3's; weights,
+//! softmax and LayerNorm stay f32) and widens the remaining int8 ones; `weights` rounds the
+//! weights to int8 by nearest (one scale per output channel, format 2's or 3's embedding-table
+//! scales), all of them and one part of the model at a time.
 //! (`docs/INT8.md` has the tables.)
 
 use convbert::float::{FloatModel, Observer, Point};
@@ -238,55 +238,63 @@ fn one_at_a_time() -> Vec<Row> {
         .collect()
 }
 
-/// The activations at the engine's precision (`docs/INT8.md`), the `wide` ones at 16 bits.
-fn engine_activations(wide: &[Point]) -> Vec<(Point, u32)> {
+/// Every activation in int16 except the `int8` ones.
+fn engine_activations(int8: &[Point]) -> Vec<(Point, u32)> {
     use Point::*;
-    let int16 = [EmbeddingNorm, Projected, AttentionNorm, FfnNorm, Value, ConvValue, Depthwise, SpanKey, KeyQuery, Mixed];
-    let int16 = int16.into_iter().chain([FfnPre, FfnAct, HeadPre, HeadAct]).map(|p| (p, 16));
-    let int8 = [Query, Key].into_iter().map(|p| (p, if wide.contains(&p) { 16 } else { 8 }));
-    int16.chain(int8).collect()
+    let all = [EmbeddingNorm, Projected, Query, Key, Value, ConvValue, Depthwise, SpanKey, KeyQuery, Mixed];
+    let all = all.into_iter().chain([AttentionNorm, FfnPre, FfnAct, FfnNorm, HeadPre, HeadAct]);
+    all.map(|p| (p, if int8.contains(&p) { 8 } else { 16 })).collect()
 }
 
-/// Every activation at the engine's precision, then q and k widened.
+/// The activations at blob format 2's precisions (q, k and both activation-table inputs int8),
+/// then those int8 ones widened, up to format 3's (q and k int8) and all int16.
 fn engine_precisions() -> Vec<Row> {
     use Point::*;
-    let row = |name: &str, wide: &[Point]| Row {
+    let row = |name: &str, int8: &[Point]| Row {
         name: name.to_owned(),
-        points: engine_activations(wide),
+        points: engine_activations(int8),
         per_channel: false,
         weights: None,
         one_scale_per_table: false,
     };
-    vec![row("engine activations", &[]), row("engine activations, query and key int16", &[Query, Key])]
+    vec![
+        row("format 2 activations: q, k, FFN and classifier activation inputs int8", &[Query, Key, FfnPre, HeadPre]),
+        row("format 2, classifier activation input int16", &[Query, Key, FfnPre]),
+        row("format 2, FFN activation input int16", &[Query, Key, HeadPre]),
+        row("format 3 activations: q, k int8", &[Query, Key]),
+        row("all activations int16", &[]),
+    ]
 }
 
-/// The int8 weights: all of them, one part of the model at a time, the position and token type
-/// tables with one scale per table (blob format 2), and all with the engine's activations.
+/// The int8 weights (f32 activations): first with blob format 2's scales (one per position /
+/// token-type table), all and by part, then with format 3's (one per row) by part, and last all
+/// of them with format 3's activations.
 fn int8_weights() -> Vec<Row> {
-    let parts: [(&str, fn(&str) -> bool); 8] = [
-        ("embeddings", |n| n.contains("embeddings")),
-        ("word embeddings", |n| n.contains("word_embeddings")),
-        ("position embeddings", |n| n.contains("position_embeddings")),
-        ("token type embeddings", |n| n.contains("token_type_embeddings")),
-        ("embeddings projection", |n| n.contains("embeddings_project")),
-        ("attention", |n| n.contains(".attention.")),
-        ("FFN", |n| n.contains(".intermediate.") || (n.contains(".output.") && !n.contains(".attention."))),
-        ("classifier", |n| n.starts_with("classifier.")),
-    ];
-    let row = |name: String, points: Vec<(Point, u32)>, weights: Box<dyn Fn(&str) -> bool>, one_scale_per_table: bool| Row {
-        name,
-        points,
+    let row = |name: &str, weights: fn(&str) -> bool, one_scale_per_table: bool| Row {
+        name: name.to_owned(),
+        points: vec![],
         per_channel: false,
-        weights: Some(weights),
+        weights: Some(Box::new(weights)),
         one_scale_per_table,
     };
-    let mut rows = vec![row("int8 weights, f32 activations".into(), vec![], Box::new(|_| true), false)];
-    for (part, is_part) in parts {
-        rows.push(row(format!("int8 weights of the {part} only"), vec![], Box::new(is_part), false));
-    }
-    let small_tables = |n: &str| n.contains("position_embeddings") || n.contains("token_type_embeddings");
-    rows.push(row("position and token type embeddings only, one scale per table".into(), vec![], Box::new(small_tables), true));
-    rows.push(row("int8 weights, one scale per position / token type table".into(), vec![], Box::new(|_| true), true));
-    rows.push(row("int8 weights, engine activations".into(), engine_activations(&[]), Box::new(|_| true), false));
+    let mut rows = vec![
+        row("format 2 scales: all weights", |_| true, true),
+        row("format 2 scales: the embedding tables and projection only", |n| n.contains("embeddings"), true),
+        row("format 2 scales: the word embeddings only", |n| n.contains("word_embeddings"), true),
+        row("format 2 scales: the position embeddings only", |n| n.contains("position_embeddings"), true),
+        row("format 2 scales: the token type embeddings only", |n| n.contains("token_type_embeddings"), true),
+        row("format 3 scales: all weights", |_| true, false),
+        row("format 3 scales: the embedding tables and projection only", |n| n.contains("embeddings"), false),
+        row("format 3 scales: the attention only", |n| n.contains(".attention."), false),
+        row("format 3 scales: the FFN only", |n| n.contains(".intermediate.") || (n.contains(".output.") && !n.contains(".attention.")), false),
+        row("format 3 scales: the classifier only", |n| n.starts_with("classifier."), false),
+    ];
+    rows.push(Row {
+        name: "format 3 scales: all weights, format 3 activations".into(),
+        points: engine_activations(&[Point::Query, Point::Key]),
+        per_channel: false,
+        weights: Some(Box::new(|_| true)),
+        one_scale_per_table: false,
+    });
     rows
 }
