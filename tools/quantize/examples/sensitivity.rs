@@ -155,14 +155,16 @@ fn main() {
             }
         };
         // Rounded weights need their own copy of the checkpoint; calibration stays on the f32 one.
-        let mut rounded = Checkpoint::load(model_dir).unwrap();
-        if let Some(which) = &row.weights {
-            round_weights(&mut rounded, which, row.one_scale_per_table);
-        }
-        let rounded_layers = rounded.float_layers().unwrap();
-        let model = rounded.float_model(&rounded_layers).unwrap();
+        let rounded = row.weights.as_ref().map(|which| {
+            let mut copy = Checkpoint::load(model_dir).unwrap();
+            round_weights(&mut copy, which, row.one_scale_per_table);
+            copy
+        });
+        let rounded_layers = rounded.as_ref().map(|c| c.float_layers().unwrap());
+        let rounded_model = rounded.as_ref().zip(rounded_layers.as_ref()).map(|(c, l)| c.float_model(l).unwrap());
+        let model = rounded_model.as_ref().unwrap_or(&model);
         let quant = FakeQuant { calibration, points: &row.points, per_channel: row.per_channel };
-        let (got, _) = predictions(&model, &tokenizer, &test, || quant);
+        let (got, _) = predictions(model, &tokenizer, &test, || quant);
         let agree = got.iter().zip(&reference).filter(|(a, b)| a == b).count();
         println!("| {} | {:.2} % ({agree}/{}) |", row.name, 100.0 * agree as f64 / test.len() as f64, test.len());
     }
