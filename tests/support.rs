@@ -1,9 +1,12 @@
 //! Shared helpers for the integration tests: where the golden data and datasets live, how
 //! to read golden tensors, and how to build and run firmware under QEMU.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The repository root (this crate sits in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -35,19 +38,56 @@ pub fn build_firmware(board: &str, program: &str, env: &[(&str, &Path)]) -> Resu
     Ok(PathBuf::from(String::from_utf8_lossy(&build.stdout).trim()))
 }
 
-/// `firmware/qemu-run.sh BOARD ELF` (no input, `timeout_s` at most): the board's output, or
-/// why it failed (exit status, output and QEMU's messages).
-pub fn run_in_qemu(board: &str, elf: &Path, timeout_s: u32) -> Result<String, String> {
-    let qemu = Command::new("bash")
+/// `firmware/qemu-run.sh BOARD ELF` (no input): the board's output, or why it failed (exit
+/// status, output and QEMU's messages).
+///
+/// There is no limit on the total time, only on silence: the run is stopped when the board
+/// prints nothing for `silence_s` seconds. A slow but progressing run (a loaded machine, a
+/// big model) is never cut; a hung emulator still is. Every program here prints a line per
+/// test or case.
+pub fn run_in_qemu(board: &str, elf: &Path, silence_s: u64) -> Result<String, String> {
+    let mut qemu = Command::new("bash")
         .arg(repo_root().join("firmware/qemu-run.sh"))
         .arg(board)
         .arg(elf)
-        .env("QEMU_TIMEOUT", timeout_s.to_string())
-        .output()
+        .env("QEMU_TIMEOUT", "0") // no total limit: qemu-run.sh then execs QEMU itself
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| e.to_string())?;
-    let output = String::from_utf8_lossy(&qemu.stdout).into_owned();
-    if !qemu.status.success() {
-        return Err(format!("{board}: QEMU exited with {:?}:\n{output}{}", qemu.status.code(), String::from_utf8_lossy(&qemu.stderr)));
+    let lines = qemu.stdout.take().map(BufReader::new).ok_or("QEMU's stdout is not piped")?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.split(b'\n') {
+            let Ok(line) = line else { break };
+            if sender.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = String::new();
+    loop {
+        match receiver.recv_timeout(Duration::from_secs(silence_s)) {
+            Ok(line) => {
+                output.push_str(&line);
+                output.push('\n');
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = qemu.kill();
+                let _ = qemu.wait();
+                return Err(format!("{board}: no output for {silence_s} s, QEMU stopped; output so far:\n{output}"));
+            }
+        }
+    }
+    let finished = qemu.wait_with_output().map_err(|e| e.to_string())?;
+    if !finished.status.success() {
+        return Err(format!(
+            "{board}: QEMU exited with {:?}:\n{output}{}",
+            finished.status.code(),
+            String::from_utf8_lossy(&finished.stderr)
+        ));
     }
     Ok(output)
 }

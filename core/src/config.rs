@@ -4,6 +4,9 @@
 //! convolution heads only reshapes when `head_ratio == 2`; an even kernel makes `unfold` return
 //! one position too few). [`ModelConfig::validate`] refuses those with a [`ConfigError`] that
 //! names the field, instead of computing a silently wrong answer.
+//!
+//! It also bounds every size ([`limits`]), so that a config read from an untrusted blob cannot
+//! make a size product wrap on a 32-bit core or an accumulator of the int8 engine overflow.
 
 use core::fmt;
 
@@ -76,11 +79,66 @@ pub struct ModelConfig {
     pub num_labels: usize,
 }
 
+/// The largest value [`ModelConfig::validate`] accepts for each size.
+///
+/// Chosen far above every published ConvBERT/BERT (base: V 30,522, H 768, I 3,072, 12 layers,
+/// P 512, K 9) and so that, within them, nothing the engine computes can overflow:
+///
+/// - **Sizes fit in `u32`** (so every product below is the same on 32- and 64-bit targets,
+///   and matches the blob's `u32` tensor lengths): the largest tensor is the word table,
+///   `V * E <= 2^18 * 2^12 = 2^30` bytes; `I * H <= 2^26`; `P * E <= 2^24`. The arena at
+///   `P` tokens is dominated by the dynamic-convolution taps, `2 * P * nh * K` bytes with
+///   `nh * K <= H/2 * K < 2^18`, so `< 2^31`; every other buffer together is `< 2^28`
+///   (`int8::arena_bytes` saturates all the same, so no length can wrap to a small number).
+/// - **Softmax** (`int8::softmax`): a `u32` sum of at most `max(P, K, labels) <= 2^14` terms
+///   of at most `2^15` each: `<= 2^29`.
+/// - **Attention `P.V` and the dynamic convolution**: Q15 weights (each at most `2^15`, their
+///   sum at most `2^15 + n` after per-term rounding, `n <= P = 2^12` terms) times int16 values:
+///   `|sum| <= (2^15 + 2^12) * 2^15 < 2^31`, exact in `i32`.
+/// - **Depthwise filter**: `K <= 127` taps of int16 x int8 (`<= 2^22`): `< 2^29`.
+/// - **LayerNorm**: `i64` sums of `n <= 2^12` `i32` values (`< 2^44`); the variance in `u64`
+///   saturates and is at most `2^64 - 2^33`, so adding `eps_q < 2^32` cannot wrap.
+/// - **Dense products** (`x W^T + b`, int8 or int16 inputs) are defined as `i32` sums
+///   *modulo 2^32* (wrapping, as SIMD kernels accumulate): exact while `in/groups * 2^22 +
+///   |b| < 2^31` (511 full-scale int16 terms; real activations stay far below full scale), and
+///   otherwise wrapped identically on every target: a defined result, never a panic.
+pub mod limits {
+    /// V: multilingual BERT has 119,547 tokens.
+    pub const VOCAB_SIZE: usize = 1 << 18;
+    /// H.
+    pub const HIDDEN_SIZE: usize = 1 << 12;
+    /// E.
+    pub const EMBEDDING_SIZE: usize = 1 << 12;
+    /// I.
+    pub const INTERMEDIATE_SIZE: usize = 1 << 14;
+    /// Encoder layers.
+    pub const NUM_HIDDEN_LAYERS: usize = 64;
+    /// K.
+    pub const CONV_KERNEL_SIZE: usize = 127;
+    /// P, hence also the longest input.
+    pub const MAX_POSITION_EMBEDDINGS: usize = 1 << 12;
+    /// Token-type rows.
+    pub const TYPE_VOCAB_SIZE: usize = 1 << 10;
+    /// Classifier outputs.
+    pub const NUM_LABELS: usize = 1 << 14;
+}
+
 /// Why a [`ModelConfig`] cannot be run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigError {
     /// A size that must be positive is zero.
     ZeroSize(&'static str),
+    /// A size exceeds its bound in [`limits`].
+    TooLarge {
+        /// The config field.
+        field: &'static str,
+        /// Its value.
+        value: usize,
+        /// The largest value accepted.
+        max: usize,
+    },
+    /// `layer_norm_eps` is not a finite number above zero.
+    LayerNormEps,
     /// `head_ratio` is not 2, which Hugging Face's ConvBERT cannot run either.
     HeadRatio(usize),
     /// `num_attention_heads` is odd or does not divide `hidden_size`, so the attention and
@@ -108,6 +166,10 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::ZeroSize(field) => write!(f, "config field `{field}` must be positive"),
+            Self::TooLarge { field, value, max } => {
+                write!(f, "config field `{field}` = {value} exceeds this engine's limit of {max}")
+            }
+            Self::LayerNormEps => write!(f, "config field `layer_norm_eps` must be a finite number above zero"),
             Self::HeadRatio(r) => write!(
                 f,
                 "head_ratio = {r} is not supported: Hugging Face's ConvBERT only runs with head_ratio = 2"
@@ -150,6 +212,24 @@ impl ModelConfig {
         ];
         if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::ZeroSize(field));
+        }
+        let bounded = [
+            ("vocab_size", self.vocab_size, limits::VOCAB_SIZE),
+            ("hidden_size", self.hidden_size, limits::HIDDEN_SIZE),
+            ("embedding_size", self.embedding_size, limits::EMBEDDING_SIZE),
+            ("intermediate_size", self.intermediate_size, limits::INTERMEDIATE_SIZE),
+            ("num_hidden_layers", self.num_hidden_layers, limits::NUM_HIDDEN_LAYERS),
+            ("conv_kernel_size", self.conv_kernel_size, limits::CONV_KERNEL_SIZE),
+            ("max_position_embeddings", self.max_position_embeddings, limits::MAX_POSITION_EMBEDDINGS),
+            ("type_vocab_size", self.type_vocab_size, limits::TYPE_VOCAB_SIZE),
+            ("num_labels", self.num_labels, limits::NUM_LABELS),
+        ];
+        if let Some(&(field, value, max)) = bounded.iter().find(|(_, v, max)| v > max) {
+            return Err(ConfigError::TooLarge { field, value, max });
+        }
+        // `!(eps > 0)` also refuses NaN.
+        if !(self.layer_norm_eps > 0.0) || !self.layer_norm_eps.is_finite() {
+            return Err(ConfigError::LayerNormEps);
         }
         if self.head_ratio != 2 {
             return Err(ConfigError::HeadRatio(self.head_ratio));
@@ -237,5 +317,37 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::Groups { .. })));
         let c = ModelConfig { vocab_size: 0, ..small() };
         assert_eq!(c.validate(), Err(ConfigError::ZeroSize("vocab_size")));
+    }
+
+    #[test]
+    fn refuses_sizes_past_the_limits() {
+        let c = ModelConfig { max_position_embeddings: limits::MAX_POSITION_EMBEDDINGS + 1, ..small() };
+        assert!(matches!(c.validate(), Err(ConfigError::TooLarge { field: "max_position_embeddings", .. })));
+        let c = ModelConfig { num_labels: 140_000, ..small() };
+        assert!(matches!(c.validate(), Err(ConfigError::TooLarge { field: "num_labels", .. })));
+        // The 32-bit wrap of the attacker's blob: P * E = 2^32.
+        let c = ModelConfig { max_position_embeddings: 1 << 16, embedding_size: 1 << 16, ..small() };
+        assert!(matches!(c.validate(), Err(ConfigError::TooLarge { .. })));
+        let at_limits = ModelConfig {
+            vocab_size: limits::VOCAB_SIZE,
+            hidden_size: limits::HIDDEN_SIZE,
+            embedding_size: limits::EMBEDDING_SIZE,
+            intermediate_size: limits::INTERMEDIATE_SIZE,
+            num_hidden_layers: limits::NUM_HIDDEN_LAYERS,
+            conv_kernel_size: limits::CONV_KERNEL_SIZE,
+            max_position_embeddings: limits::MAX_POSITION_EMBEDDINGS,
+            type_vocab_size: limits::TYPE_VOCAB_SIZE,
+            num_labels: limits::NUM_LABELS,
+            ..small()
+        };
+        assert_eq!(at_limits.validate(), Ok(()));
+    }
+
+    #[test]
+    fn refuses_a_layer_norm_eps_that_is_not_positive() {
+        for eps in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let c = ModelConfig { layer_norm_eps: eps, ..small() };
+            assert_eq!(c.validate(), Err(ConfigError::LayerNormEps), "{eps}");
+        }
     }
 }

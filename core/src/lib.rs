@@ -25,5 +25,5 @@ pub mod float;
 pub mod int8;
 pub mod tokenizer;
 
-pub use config::{Activation, ConfigError, ModelConfig};
+pub use config::{limits, Activation, ConfigError, ModelConfig};
 pub use input::RunError;

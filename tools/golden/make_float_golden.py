@@ -68,7 +68,7 @@ INTENTS = [
 ]
 
 # name, HF config kwargs, storage dtype, number of labels.
-# Coverage: E != H (projection) and E == H; groups 1/2/3/4; kernels 3/5/7/9; gelu/gelu_new/relu;
+# Coverage: E < H and E > H (projection) and E == H; groups 1/2/3/4; kernels 3/5/7/9; gelu/gelu_new/relu;
 # eps 1e-12 / 1e-5; f32/f16/bf16 storage; heads 2/4/8/12; layers 1/2/3.
 CONFIGS = [
     ("small-2l", dict(hidden_size=256, embedding_size=128, intermediate_size=1024, num_attention_heads=4,
@@ -93,6 +93,10 @@ CONFIGS = [
     ("tiny-n12", dict(hidden_size=192, embedding_size=64, intermediate_size=384, num_attention_heads=12,
                       conv_kernel_size=7, num_groups=4, num_hidden_layers=1, hidden_act="gelu",
                       layer_norm_eps=1e-12, max_position_embeddings=128), torch.float16, 6),
+    # E > H: HF projects the wider embeddings down to the residual stream (the int8 engine must too).
+    ("tiny-e-wide", dict(hidden_size=64, embedding_size=96, intermediate_size=128, num_attention_heads=2,
+                         conv_kernel_size=5, num_groups=2, num_hidden_layers=2, hidden_act="gelu",
+                         layer_norm_eps=1e-12, max_position_embeddings=128), torch.float32, 3),
 ]
 # Configs whose weights are not stored but generated (see synthetic_values); their storage dtype
 # is irrelevant (the Rust test materialises them as F32).

@@ -89,33 +89,38 @@ impl Plan {
     fn new(m: &Model<'_>, l: usize) -> Self {
         let c = m.config();
         let (h, a, i, e) = (c.hidden_size, c.all_head_size(), c.intermediate_size, c.embedding_size);
+        // The config's sizes are bounded (`config::limits`); `l` is the caller's.
         let taps = c.attention_heads() * c.conv_kernel_size;
+        let rows = |width: usize| l.saturating_mul(width);
         Self {
             ids: l,
             scores: l,
             acc: h.max(i).max(taps).max(e).max(c.num_labels),
             logits: c.num_labels,
-            residual: l * h,
-            taps: l * taps,
+            residual: rows(h),
+            taps: rows(taps),
             probs: l.max(c.num_labels),
-            // query, key, value, conv value
-            qkv: 2 * l * a,
-            values: 2 * l * a,
-            span_key: l * a,
-            row16: i.max(h),
+            // query and key, then value and conv value
+            qkv: rows(a).saturating_mul(2),
+            values: rows(a).saturating_mul(2),
+            span_key: rows(a),
+            row16: i.max(h).max(e),
         }
     }
 
-    /// Bytes, with slack to align the start to 4.
+    /// Bytes, with slack to align the start to 4. Saturates instead of wrapping: a length
+    /// past what a validated model can need (`config::limits`) becomes `usize::MAX`, an
+    /// arena no one has, never a small number.
     fn bytes(&self) -> usize {
-        4 * (self.ids + self.scores + self.acc + self.logits)
-            + 2 * (self.residual + self.taps + self.probs + self.values + self.span_key + self.row16)
-            + self.qkv
-            + 3
+        let words = [self.ids, self.scores, self.acc, self.logits];
+        let halves = [self.residual, self.taps, self.probs, self.values, self.span_key, self.row16];
+        let sum = |counts: &[usize]| counts.iter().fold(0usize, |s, &n| s.saturating_add(n));
+        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qkv).saturating_add(3)
     }
 }
 
-/// Exact arena bytes [`Engine::new`] needs to run `model` on up to `max_len` tokens.
+/// Exact arena bytes [`Engine::new`] needs to run `model` on up to `max_len` tokens
+/// (`usize::MAX` if that cannot exist on this target).
 pub fn arena_bytes(model: &Model<'_>, max_len: usize) -> usize {
     Plan::new(model, max_len).bytes()
 }
@@ -282,17 +287,15 @@ impl<'m, 'a> Engine<'m, 'a> {
             }
             layer_norm(z, affine, s.ln.eps_q);
             let residual = &mut self.residual[t * h..][..h];
-            // The LayerNorm's i16 output: the residual row, or (with a projection) its first E
-            // entries as the projection's input, then overwritten by the projection's output.
-            for (r, &v) in residual.iter_mut().zip(z.iter()) {
-                *r = s.ln.residual.to_i16(v);
-            }
-            if let Some(p) = &project {
-                // embeddings_project: Linear E -> H into the i16 residual.
-                let acc = &mut self.acc[..h];
-                dense(&residual[..e], p.weight, p.bias, 1, acc);
-                for ((r, &a), rq) in residual.iter_mut().zip(acc.iter()).zip(p.requant) {
-                    *r = rq.to_i16(a);
+            match &project {
+                // E == H: the LayerNorm's i16 output is the residual row.
+                None => write_ln_output(z, &s.ln, residual),
+                // E != H (either way round): the E-wide i16 output goes to `row16`, then
+                // embeddings_project (Linear E -> H) into the residual row.
+                Some(p) => {
+                    let projected_input = &mut self.row16[..e];
+                    write_ln_output(z, &s.ln, projected_input);
+                    dense_rows(p, projected_input, residual, &mut self.acc, Requant::to_i16);
                 }
             }
         }

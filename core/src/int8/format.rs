@@ -305,20 +305,22 @@ pub mod classifier {
 
 /// Total slot count for a config.
 pub fn slot_count(c: &ModelConfig) -> usize {
-    GLOBAL_SLOTS + c.num_hidden_layers * LAYER_SLOTS + CLASSIFIER_SLOTS
+    c.num_hidden_layers.saturating_mul(LAYER_SLOTS).saturating_add(GLOBAL_SLOTS + CLASSIFIER_SLOTS)
 }
 
 /// The spec of slot `index` for config `c` with `tokens` vocabulary lines, or `None` past the end.
 pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
     use Dtype::*;
+    // Products saturate: `ModelConfig::validate` bounds every size so that none reaches u32::MAX,
+    // and a saturated count can never equal a `u32` length read from the table.
     let (v, h, e, i) = (c.vocab_size, c.hidden_size, c.embedding_size, c.intermediate_size);
     let (a, k, g) = (c.all_head_size(), c.conv_kernel_size, c.num_groups.max(1));
-    let taps = c.attention_heads() * k;
+    let taps = c.attention_heads().saturating_mul(k);
     let proj = usize::from(c.has_embeddings_project());
     let spec = |name, dtype, elements| Some(SlotSpec { name, dtype, elements: Some(elements) });
     // A dense layer is three consecutive slots: weight, bias, requant.
     let dense = |names: [&'static str; 3], offset: usize, inputs: usize, outputs: usize, groups: usize| match offset {
-        0 => spec(names[0], I8, outputs * inputs / groups),
+        0 => spec(names[0], I8, outputs.saturating_mul(inputs) / groups),
         1 => spec(names[1], I32, outputs),
         _ => spec(names[2], Requant, outputs),
     };
@@ -326,31 +328,31 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
     if index < GLOBAL_SLOTS {
         return match index {
             global::VOCAB_TEXT => Some(SlotSpec { name: "vocab.text", dtype: U8, elements: None }),
-            global::VOCAB_OFFSETS => spec("vocab.offsets", U32, tokens + 1),
+            global::VOCAB_OFFSETS => spec("vocab.offsets", U32, tokens.saturating_add(1)),
             global::VOCAB_SORTED => spec("vocab.sorted", U32, tokens),
-            global::WORD => spec("embeddings.word", I8, v * e),
+            global::WORD => spec("embeddings.word", I8, v.saturating_mul(e)),
             global::WORD_REQUANT => spec("embeddings.word.requant", Requant, v),
-            global::POSITION => spec("embeddings.position", I8, c.max_position_embeddings * e),
+            global::POSITION => spec("embeddings.position", I8, c.max_position_embeddings.saturating_mul(e)),
             global::POSITION_REQUANT => spec("embeddings.position.requant", Requant, c.max_position_embeddings),
-            global::TOKEN_TYPE => spec("embeddings.token_type", I8, c.type_vocab_size * e),
+            global::TOKEN_TYPE => spec("embeddings.token_type", I8, c.type_vocab_size.saturating_mul(e)),
             global::TOKEN_TYPE_REQUANT => spec("embeddings.token_type.requant", Requant, c.type_vocab_size),
             global::LN_GAMMA => spec("embeddings.ln.gamma", I16, e),
             global::LN_BETA => spec("embeddings.ln.beta", I32, e),
-            global::PROJECT_WEIGHT => spec("embeddings_project.weight", I8, proj * h * e),
+            global::PROJECT_WEIGHT => spec("embeddings_project.weight", I8, proj * h.saturating_mul(e)),
             global::PROJECT_BIAS => spec("embeddings_project.bias", I32, proj * h),
             global::PROJECT_REQUANT => spec("embeddings_project.requant", Requant, proj * h),
             _ => spec("embeddings.scalars", Record, core::mem::size_of::<EmbeddingScalars>()),
         };
     }
     let index = index - GLOBAL_SLOTS;
-    if index < c.num_hidden_layers * LAYER_SLOTS {
+    if index < c.num_hidden_layers.saturating_mul(LAYER_SLOTS) {
         let s = index % LAYER_SLOTS;
         return match s {
             0..=2 => dense(["query.weight", "query.bias", "query.requant"], s, h, a, 1),
             3..=5 => dense(["key.weight", "key.bias", "key.requant"], s - 3, h, a, 1),
             6..=8 => dense(["value.weight", "value.bias", "value.requant"], s - 6, h, a, 1),
             9..=11 => dense(["conv_out.weight", "conv_out.bias", "conv_out.requant"], s - 9, h, a, 1),
-            12 => spec("depthwise.weight", I8, h * k),
+            12 => spec("depthwise.weight", I8, h.saturating_mul(k)),
             13 => spec("depthwise.requant", Requant, h),
             14..=16 => dense(["pointwise.weight", "pointwise.bias", "pointwise.requant"], s - 14, h, a, 1),
             17..=19 => dense(["conv_kernel.weight", "conv_kernel.bias", "conv_kernel.requant"], s - 17, a, taps, 1),
@@ -365,7 +367,7 @@ pub fn slot(c: &ModelConfig, tokens: usize, index: usize) -> Option<SlotSpec> {
             _ => spec("layer.scalars", Record, core::mem::size_of::<LayerScalars>()),
         };
     }
-    let index = index - c.num_hidden_layers * LAYER_SLOTS;
+    let index = index - c.num_hidden_layers.saturating_mul(LAYER_SLOTS);
     let labels = c.num_labels;
     let head = usize::from(labels > 0);
     match index {

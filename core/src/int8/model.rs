@@ -351,10 +351,8 @@ fn check_entry(
     let Some(bytes) = body.get(offset..offset.saturating_add(len)).filter(|_| offset >= data_start) else {
         return fail(TensorProblem::OutOfBounds);
     };
-    match spec.elements {
-        Some(n) if n * spec.dtype.size() != len => {
-            fail(TensorProblem::Length { expected: n * spec.dtype.size(), found: len })
-        }
+    match spec.elements.map(|n| n.saturating_mul(spec.dtype.size())) {
+        Some(expected) if expected != len => fail(TensorProblem::Length { expected, found: len }),
         None if len == 0 => fail(TensorProblem::Length { expected: 1, found: 0 }),
         _ => Ok(bytes),
     }

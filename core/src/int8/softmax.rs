@@ -35,16 +35,20 @@ const MAX_BITS: i32 = 24;
 /// 1/256ths of a bit. `out` must be as long as `x` (extra elements are left alone).
 pub fn softmax_q15(x: &[i32], to_log2: Requant, out: &mut [u16]) {
     let Some(&max) = x.iter().max() else { return };
-    let mut sum: u32 = 0;
+    // The engine sums at most `max(P, K, labels) <= 2^14` terms of at most 2^15
+    // (`config::limits`), so 2^29 at most; u64 and saturation keep any other caller's length
+    // from wrapping too (a sum past 2^46 would only round every output to 0).
+    let mut sum: u64 = 0;
     for (o, &v) in out.iter_mut().zip(x) {
         let diff = (max as i64 - v as i64).min(i32::MAX as i64) as i32;
         let y = to_log2.apply(diff).clamp(0, MAX_BITS * 256);
-        let e = EXP2_Q15[(y & 255) as usize] as u32 >> (y >> 8);
-        *o = e as u16;
-        sum += e; // <= 2^15 per element and < 2^16 elements
+        let e = EXP2_Q15[(y & 255) as usize] >> (y >> 8);
+        *o = e;
+        sum = sum.saturating_add(e as u64);
     }
-    // sum >= 2^15 (the maximum contributes 2^15), so the reciprocal is at most 2^31.
-    let reciprocal = (1u64 << 46) / sum.max(1) as u64;
+    // sum >= 2^15 (the maximum contributes 2^15), so the reciprocal is at most 2^31 and each
+    // product below at most 2^46.
+    let reciprocal = (1u64 << 46) / sum.max(1);
     for o in out.iter_mut().take(x.len()) {
         *o = ((*o as u64 * reciprocal + (1 << 30)) >> 31) as u16;
     }
@@ -60,6 +64,18 @@ mod tests {
     fn table_is_exact() {
         for (f, &v) in EXP2_Q15.iter().enumerate() {
             assert_eq!(v as f64, (32768.0 * 2f64.powf(-(f as f64) / 256.0)).round(), "entry {f}");
+        }
+    }
+
+    #[test]
+    fn long_rows_do_not_overflow_the_sum() {
+        // 2^14 equal terms (the engine's largest row) share 2^15 exactly; 200,000 (past the
+        // 131,072 at which a u32 sum of 2^15-terms wrapped) each round to 0, without panicking.
+        for (n, each) in [(1usize << 14, 2u16), (200_000, 0)] {
+            let x = vec![-5; n];
+            let mut out = vec![u16::MAX; n];
+            softmax_q15(&x, Requant { multiplier: 1 << 30, shift: 31 }, &mut out);
+            assert!(out.iter().all(|&o| o == each), "{n} terms");
         }
     }
 
