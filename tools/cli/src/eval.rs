@@ -29,11 +29,18 @@ pub struct Options<'a> {
     pub limit: Option<usize>,
 }
 
-/// Counts of (true label, predicted label) over `n` labels.
+/// Counts of (true label, predicted label) over `n` labels, in memory linear in labels plus
+/// texts: per-label totals and only the pairs that occurred (a dense `n x n` table would not
+/// fit for a blob with tens of thousands of labels).
 pub struct Confusion {
-    n: usize,
-    /// Row-major: `counts[truth * n + predicted]`.
-    counts: Vec<u64>,
+    /// Texts whose true label is `i`.
+    support: Vec<u64>,
+    /// Texts predicted as `i`.
+    predicted: Vec<u64>,
+    /// Texts of label `i` predicted right.
+    correct: Vec<u64>,
+    /// Mistakes by (true, predicted) pair.
+    mistakes: HashMap<(usize, usize), u64>,
 }
 
 /// One label's scores. Precision (recall) is 0 when nothing was predicted as (is) the label,
@@ -52,24 +59,26 @@ pub struct ClassStats {
 
 impl Confusion {
     pub fn new(n: usize) -> Self {
-        Self { n, counts: vec![0; n * n] }
+        Self { support: vec![0; n], predicted: vec![0; n], correct: vec![0; n], mistakes: HashMap::new() }
     }
 
-    /// Counts one text.
+    /// Counts one text; both ids are below `n` (label ids of the model).
     pub fn add(&mut self, truth: usize, predicted: usize) {
-        self.counts[truth * self.n + predicted] += 1;
-    }
-
-    fn count(&self, truth: usize, predicted: usize) -> u64 {
-        self.counts[truth * self.n + predicted]
+        self.support[truth] += 1;
+        self.predicted[predicted] += 1;
+        if truth == predicted {
+            self.correct[truth] += 1;
+        } else {
+            *self.mistakes.entry((truth, predicted)).or_insert(0) += 1;
+        }
     }
 
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.support.iter().sum()
     }
 
     pub fn correct(&self) -> u64 {
-        (0..self.n).map(|i| self.count(i, i)).sum()
+        self.correct.iter().sum()
     }
 
     /// Fraction right, 0 when empty.
@@ -80,18 +89,14 @@ impl Confusion {
     /// Accuracy over the texts whose true label is not `excluded`; predicting `excluded` for
     /// them counts as wrong (CLINC150's in-scope accuracy).
     pub fn accuracy_without(&self, excluded: usize) -> f64 {
-        let rows = (0..self.n).filter(|&t| t != excluded);
-        let total = rows.clone().map(|t| (0..self.n).map(|p| self.count(t, p)).sum::<u64>()).sum();
-        ratio(rows.map(|t| self.count(t, t)).sum(), total)
+        ratio(self.correct() - self.correct[excluded], self.total() - self.support[excluded])
     }
 
     /// Scores of each label, in id order.
     pub fn per_class(&self) -> Vec<ClassStats> {
-        (0..self.n)
+        (0..self.support.len())
             .map(|c| {
-                let correct = self.count(c, c);
-                let support = (0..self.n).map(|p| self.count(c, p)).sum();
-                let predicted = (0..self.n).map(|t| self.count(t, c)).sum();
+                let (correct, support, predicted) = (self.correct[c], self.support[c], self.predicted[c]);
                 let (precision, recall) = (ratio(correct, predicted), ratio(correct, support));
                 let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
                 ClassStats { precision, recall, f1, support, correct, predicted }
@@ -102,12 +107,7 @@ impl Confusion {
     /// The `k` most frequent mistakes as (true, predicted, count), most frequent first, ties
     /// in id order.
     pub fn most_confused(&self, k: usize) -> Vec<(usize, usize, u64)> {
-        let mut pairs: Vec<_> = (0..self.n)
-            .flat_map(|t| (0..self.n).map(move |p| (t, p)))
-            .filter(|&(t, p)| t != p)
-            .map(|(t, p)| (t, p, self.count(t, p)))
-            .filter(|&(.., c)| c > 0)
-            .collect();
+        let mut pairs: Vec<_> = self.mistakes.iter().map(|(&(t, p), &count)| (t, p, count)).collect();
         pairs.sort_by(|a, b| b.2.cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
         pairs.truncate(k);
         pairs

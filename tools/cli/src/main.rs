@@ -1,7 +1,8 @@
 //! `convbert`: the host command for ConvBERT models in Hugging Face checkpoint folders.
 //!
-//! Every failure is one line on stderr and a non-zero exit status; nothing panics on user
-//! input (a missing folder, a corrupt file, invalid UTF-8 in `--file`).
+//! Every failure is one line on stderr and a non-zero exit status (2 for a usage error, 1 for
+//! anything else); nothing panics on user input (a missing folder, a corrupt file, invalid
+//! UTF-8 in `--file`).
 
 mod classify;
 mod eval;
@@ -11,6 +12,7 @@ mod progress;
 mod quantize;
 mod texts;
 mod tokenize;
+mod usage;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -114,7 +116,10 @@ struct TextArgs {
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage::report(&e),
+    };
     let stdout = std::io::stdout();
     let out = &mut stdout.lock();
     let result = match cli.command {

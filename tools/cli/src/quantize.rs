@@ -1,12 +1,14 @@
 //! `convbert quantize`: a Hugging Face checkpoint in, one packed int8 blob out, with a report
 //! of what quantization cost (SQNR per layer, agreement with the float model, memory).
 
-use std::io::Write;
+use crate::model::ModelSource;
 use crate::{progress, texts, CliResult};
 use convbert::int8::{arena_bytes, AlignedBlob, Model};
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
 use convbert_quantize::{calibrate, dense_inputs, measure, pack, spread, PackOptions, PackVocab, Report};
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The command's arguments (see `main.rs`).
@@ -47,8 +49,7 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     }
     let settings = TokenizerSettings { max_len, ..tokenizer.settings };
 
-    let rows = texts::read_tsv(o.calib)?;
-    let calibration: Vec<String> = spread(&rows, o.samples).into_iter().map(|(_, t)| t).collect();
+    let calibration = calibration_texts(o.calib, o.samples)?;
     let bar = progress::bar("calibrating", calibration.len());
     let ranges = calibrate(&model, &tokenizer, &calibration, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
@@ -57,10 +58,7 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let vocab = if o.prune_vocab.is_empty() {
         full
     } else {
-        let mut corpus = Vec::new();
-        for path in o.prune_vocab {
-            corpus.extend(texts::read_tsv(path)?.into_iter().map(|(_, t)| t));
-        }
+        let corpus = prune_corpus(o.prune_vocab)?;
         let pruned = PackVocab::pruned(&tokenizer, &corpus)?;
         writeln!(out, 
             "vocabulary   pruned to {} of {} tokens ({} corpus texts)",
@@ -82,15 +80,20 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     };
     let options = PackOptions { dense_inputs: inputs.as_ref(), ..o.pack };
     let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges, options)?;
-    std::fs::write(o.out, &packed.blob).map_err(|e| format!("{}: {e}", o.out.display()))?;
 
+    // Load the blob back as `classify` will and run one text, so that a blob the engine
+    // cannot run is never written.
+    let loaded = ModelSource::from_blob(&packed.blob).map_err(|e| format!("the packed blob does not load back: {e}"))?;
+    let mut engine_arena = Vec::new();
+    loaded.classifier(&mut engine_arena)?.classify(&calibration[0]).map_err(|e| format!("the packed blob does not run: {e}"))?;
     let blob = AlignedBlob::new(&packed.blob);
     let qmodel = Model::from_bytes(blob.bytes())?;
     let bar = progress::bar("measuring", calibration.len());
     let report = measure(&model, &tokenizer, &packed, blob.bytes(), &calibration, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    write_atomically(o.out, &packed.blob)?;
 
-    writeln!(out, "blob         {} ({} bytes, {} vocabulary tokens)", o.out.display(), packed.blob.len(), Model::from_bytes(blob.bytes())?.tokenizer().vocab.len())?;
+    writeln!(out, "blob         {} ({} bytes, {} vocabulary tokens)", o.out.display(), packed.blob.len(), qmodel.tokenizer().vocab.len())?;
     writeln!(out, "calibration  {} texts spread over {}", calibration.len(), o.calib.display())?;
     let arena: Vec<String> = [16, 32, 64, 128].iter().map(|&l| format!("{l} tokens {}", arena_bytes(&qmodel, l))).collect();
     writeln!(out, "arena bytes  {} (max length {max_len})", arena.join(", "))?;
@@ -98,6 +101,59 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let chart = o.out.with_extension("sqnr.svg");
     write_chart(&report, &chart)?;
     writeln!(out, "chart        {}", chart.display())?;
+    Ok(())
+}
+
+/// `samples` texts spread over the `label<TAB>text` lines of `path`; never empty.
+fn calibration_texts(path: &Path, samples: usize) -> Result<Vec<String>, String> {
+    if samples == 0 {
+        return Err("--samples 0: calibration needs at least one text (default 400)".into());
+    }
+    let rows = texts::read_tsv(path)?;
+    if rows.is_empty() {
+        return Err(format!(
+            "{}: no `label<TAB>text` lines to calibrate on; give --calib real inputs, e.g. the dataset's train.tsv",
+            path.display()
+        ));
+    }
+    Ok(spread(&rows, samples).into_iter().map(|(_, t)| t).collect())
+}
+
+/// The texts of every `--prune-vocab` file; each file must hold some (an empty one would
+/// prune the vocabulary down to single characters).
+fn prune_corpus(paths: &[PathBuf]) -> Result<Vec<String>, String> {
+    let mut corpus = Vec::new();
+    for path in paths {
+        let rows = texts::read_tsv(path)?;
+        if rows.is_empty() {
+            return Err(format!(
+                "{}: no `label<TAB>text` lines to keep the vocabulary of; give --prune-vocab the texts the model \
+                 must handle (e.g. the dataset's train.tsv) or leave it out",
+                path.display()
+            ));
+        }
+        corpus.extend(rows.into_iter().map(|(_, t)| t));
+    }
+    Ok(corpus)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it to `path`: a failure or
+/// a crash never leaves a partial blob under the name the user gave.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let name = path.file_name().ok_or_else(|| format!("{}: --out must name a file", path.display()))?;
+    let mut temporary_name = OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(format!(".{}.partial", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(e) = written {
+        // Best effort: the write error is the one to report.
+        let _ = std::fs::remove_file(&temporary);
+        return Err(fail(e));
+    }
     Ok(())
 }
 
@@ -133,4 +189,37 @@ fn write_chart(r: &Report, path: &Path) -> CliResult {
     chart.draw_series(std::iter::once(Circle::new(logits, 5, RED.filled())))?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many entries `dir` holds: only the blob, no temporary file left beside it.
+    fn entries(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = dir.path().join("m.cbq");
+        std::fs::write(&blob, b"old").unwrap();
+        write_atomically(&blob, b"new blob").unwrap();
+        assert_eq!(std::fs::read(&blob).unwrap(), b"new blob");
+        assert_eq!(entries(dir.path()), 1);
+    }
+
+    #[test]
+    fn failed_atomic_write_removes_its_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the blob should go: the rename fails after the data was written.
+        let blob = dir.path().join("m.cbq");
+        std::fs::create_dir(&blob).unwrap();
+        let err = write_atomically(&blob, b"blob").unwrap_err();
+        assert!(err.starts_with(&format!("{}: ", blob.display())), "{err}");
+        assert_eq!(entries(dir.path()), 1);
+        assert!(write_atomically(&dir.path().join("no/such/folder/m.cbq"), b"blob").is_err());
+        assert_eq!(entries(dir.path()), 1);
+    }
 }

@@ -23,14 +23,31 @@ fn stdout(out: &Output) -> String {
 
 /// Runs a command that must fail and returns its stderr, checking the failure is clean.
 fn failure(args: &[&str]) -> String {
+    // One message (plus, at most, the line of a suggested fix), no backtrace.
+    failing(args, 1, 2)
+}
+
+/// Runs a command that must fail with `status` and exactly one line on stderr; returns it.
+fn one_line_failure(args: &[&str], status: i32) -> String {
+    failing(args, status, 1)
+}
+
+fn failing(args: &[&str], status: i32, max_lines: usize) -> String {
     let out = convbert(args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail with status 1; stderr: {err}");
+    assert_eq!(out.status.code(), Some(status), "{args:?} should fail with status {status}; stderr: {err}");
     assert!(err.starts_with("error: "), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    // One message (plus, at most, the line of a suggested fix), no backtrace.
-    assert!(err.trim_end().lines().count() <= 2, "{args:?}: {err}");
+    assert!(err.trim_end().lines().count() <= max_lines, "{args:?}: {err}");
     err
+}
+
+/// The names in `dir`, sorted: what a command left behind.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
 }
 
 /// A copy of the golden model in a temporary folder, to damage.
@@ -253,6 +270,9 @@ fn eval_blob_against_float_reports_agreement() {
     let out = convbert(&["quantize", "--model", &model, "--calib", path_str(&data), "--samples", "20", "--out", path_str(&blob)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
+    // The blob and its chart, and no temporary file from the atomic write.
+    assert_eq!(files_in(dir.path()), ["data.tsv", "m.cbq", "m.sqnr.svg"]);
+
     let v = eval_json(&["--model", path_str(&blob), "--float", &model, "--data", path_str(&data)]);
     let agreed = v["agreed"].as_u64().unwrap();
     assert!(agreed <= 6 && (v["agreement"].as_f64().unwrap() - agreed as f64 / 6.0).abs() < 1e-12, "{v}");
@@ -261,4 +281,189 @@ fn eval_blob_against_float_reports_agreement() {
     // The float side is the checkpoint itself: its accuracy matches a plain float eval.
     let float = eval_json(&["--model", &model, "--data", path_str(&data)]);
     assert_eq!(v["float_correct"], float["correct"]);
+}
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    let model = golden_model();
+    let model = path_str(&model);
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["classify", "--model", model, "--bogus", "hi"],
+        &["quantize", "--model", model],
+        &["quantize", "--model", model, "--calib", "c.tsv", "--out", "m.cbq", "--samples", "many"],
+        &["quantize", "--model", model, "--calib", "c.tsv", "--out", "m.cbq", "--residual-bits", "40"],
+    ] {
+        let err = one_line_failure(args, 2);
+        assert!(!args.is_empty() || err == "error: no command given; try `convbert --help` for the list\n", "{err}");
+    }
+    let err = one_line_failure(&["quantize", "--model", model], 2);
+    assert!(
+        err.starts_with("error: the following required arguments were not provided: --calib <CALIB> --out <OUT>; usage: convbert quantize "),
+        "{err}"
+    );
+    let err = one_line_failure(&["classify", "--modle", model], 2);
+    assert!(err.contains("unexpected argument '--modle'") && err.contains("'--model'"), "{err}");
+}
+
+#[test]
+fn help_and_version_print_to_stdout_with_status_0() {
+    for (args, expected) in [
+        (&["--help"][..], "Usage: convbert <COMMAND>"),
+        (&["classify", "--help"], "Usage: convbert classify [OPTIONS] --model <MODEL> [TEXT]..."),
+        (&["--version"], concat!("convbert ", env!("CARGO_PKG_VERSION"))),
+    ] {
+        let out = convbert(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(stdout(&out).contains(expected), "{args:?}: {}", stdout(&out));
+        assert!(out.stderr.is_empty(), "{args:?}");
+    }
+}
+
+/// The golden model with config.json's text `from` replaced by `to`.
+fn model_with_config(from: &str, to: &str) -> tempfile::TempDir {
+    let dir = model_copy();
+    let config = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(from), "{from}");
+    std::fs::write(&config, text.replace(from, to)).unwrap();
+    dir
+}
+
+#[test]
+fn layer_norm_eps_must_be_finite_and_positive() {
+    // -1 gave NaN scores and status 0; 1e39 is infinite as f32; 1e-50 is 0 as f32.
+    for eps in ["-1", "0", "1e39", "1e-50"] {
+        let model = model_with_config("\"layer_norm_eps\": 1e-12", &format!("\"layer_norm_eps\": {eps}"));
+        let err = one_line_failure(&["classify", "--model", path_str(model.path()), "hi"], 1);
+        assert!(err.contains("config.json: config field `layer_norm_eps` must be a finite number above zero"), "{eps}: {err}");
+    }
+}
+
+#[test]
+fn non_finite_floats_from_python_name_their_field() {
+    // Python's json module writes NaN and Infinity, which are not JSON.
+    for (from, to, expected) in [
+        ("\"layer_norm_eps\": 1e-12", "\"layer_norm_eps\": NaN", "field `layer_norm_eps` is NaN"),
+        ("\"hidden_dropout_prob\": 0.1", "\"hidden_dropout_prob\": Infinity", "field `hidden_dropout_prob` is Infinity"),
+        ("\"initializer_range\": 0.02", "\"initializer_range\": -Infinity", "field `initializer_range` is -Infinity"),
+    ] {
+        let model = model_with_config(from, to);
+        let err = one_line_failure(&["inspect", "--model", path_str(model.path())], 1);
+        assert!(err.contains(&format!("config.json: {expected}")) && err.contains("set it to a finite number"), "{err}");
+    }
+}
+
+#[test]
+fn quantize_refuses_a_label_with_a_control_character_and_writes_nothing() {
+    let model = model_with_config("\"1\": \"cancel_booking\"", "\"1\": \"cancel\\nbooking\"");
+    let dir = tempfile::tempdir().unwrap();
+    let data = golden_dataset(dir.path());
+    let blob = dir.path().join("m.cbq");
+    let args = ["quantize", "--model", path_str(model.path()), "--calib", path_str(&data), "--out", path_str(&blob)];
+    let err = one_line_failure(&args, 1);
+    assert!(err.contains("id2label[\"1\"] holds the control character U+000A"), "{err}");
+    assert_eq!(files_in(dir.path()), ["data.tsv"]);
+}
+
+#[test]
+fn quantize_refuses_empty_calibration_and_prune_sets_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = golden_dataset(dir.path());
+    let empty = dir.path().join("empty.tsv");
+    std::fs::write(&empty, "").unwrap();
+    let blob = dir.path().join("m.cbq");
+    let quantize = |extra: &[&str]| {
+        let model = golden_model();
+        let args = [&["quantize", "--model", path_str(&model), "--out", path_str(&blob)], extra].concat();
+        one_line_failure(&args, 1)
+    };
+    let err = quantize(&["--calib", path_str(&empty)]);
+    assert!(err.contains("empty.tsv: no `label<TAB>text` lines to calibrate on"), "{err}");
+    let err = quantize(&["--calib", path_str(&data), "--samples", "0"]);
+    assert!(err.contains("--samples 0: calibration needs at least one text"), "{err}");
+    let err = quantize(&["--calib", path_str(&data), "--prune-vocab", path_str(&data), path_str(&empty)]);
+    assert!(err.contains("empty.tsv: no `label<TAB>text` lines to keep the vocabulary of"), "{err}");
+    assert_eq!(files_in(dir.path()), ["data.tsv", "empty.tsv"]);
+}
+
+/// A copy of the golden model with `n` labels `label0`, `label1`, ...: config.json's
+/// id2label and a classifier output layer of `n` rows of small deterministic weights.
+fn model_with_labels(n: usize) -> tempfile::TempDir {
+    let dir = model_copy();
+    let config_path = dir.path().join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["id2label"] = (0..n).map(|i| (i.to_string(), format!("label{i}").into())).collect::<serde_json::Map<_, _>>().into();
+    config.as_object_mut().unwrap().remove("label2id");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+
+    // safetensors: u64 header length, JSON header of dtype/shape/data_offsets, data.
+    let file = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&file).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let data = &bytes[8 + header_len..];
+    let f16s = |count: usize| -> Vec<u8> {
+        (0..count).flat_map(|i| half::f16::from_f32(((i * 7919) % 101) as f32 / 500.0 - 0.1).to_le_bytes()).collect()
+    };
+    let (mut new_header, mut body) = (serde_json::Map::new(), Vec::new());
+    for (name, mut info) in header {
+        let tensor = match name.as_str() {
+            "__metadata__" => {
+                new_header.insert(name, info);
+                continue;
+            }
+            "classifier.out_proj.weight" | "classifier.out_proj.bias" => {
+                assert_eq!(info["dtype"], "F16");
+                info["shape"][0] = n.into();
+                f16s(info["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).product())
+            }
+            _ => {
+                let offsets = &info["data_offsets"];
+                data[offsets[0].as_u64().unwrap() as usize..offsets[1].as_u64().unwrap() as usize].to_vec()
+            }
+        };
+        info["data_offsets"] = serde_json::json!([body.len(), body.len() + tensor.len()]);
+        body.extend(tensor);
+        new_header.insert(name, info);
+    }
+    let mut header_text = serde_json::to_vec(&new_header).unwrap();
+    header_text.resize(header_text.len().next_multiple_of(8), b' ');
+    std::fs::write(&file, [&(header_text.len() as u64).to_le_bytes()[..], &header_text, &body].concat()).unwrap();
+    dir
+}
+
+#[test]
+fn eval_memory_stays_linear_in_the_label_count() {
+    // As many labels as a blob may have: a dense labels x labels table of u64 counts would
+    // not fit in the address space eval is given here (and aborted before).
+    let labels = convbert::limits::NUM_LABELS;
+    let address_space_kib = 1 << 20;
+    assert!(labels * labels * 8 > address_space_kib * 1024);
+    let model = model_with_labels(labels);
+    let dir = tempfile::tempdir().unwrap();
+    let texts = ["book me a flight", "cancel it", "fly to rome", "drop my booking", "a ticket please", "no thanks"];
+    let data = dir.path().join("data.tsv");
+    std::fs::write(&data, texts.iter().enumerate().map(|(i, t)| format!("label{}\t{t}\n", i * 3000)).collect::<String>()).unwrap();
+    let blob = dir.path().join("many.cbq");
+    let out = convbert(&[
+        "quantize", "--model", path_str(model.path()), "--calib", path_str(&data), "--weight-rounding", "nearest",
+        "--out", path_str(&blob),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // One malloc arena, so that per-thread arenas do not use up the address space.
+    let out = Command::new("sh")
+        .args(["-c", &format!("ulimit -v {address_space_kib} && exec \"$0\" \"$@\"")])
+        .args([env!("CARGO_BIN_EXE_convbert"), "eval", "--json", "--model", path_str(&blob), "--data", path_str(&data)])
+        .env("MALLOC_ARENA_MAX", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "status {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["total"], 6);
+    let per_class = v["per_class"].as_array().unwrap();
+    assert_eq!(per_class.iter().map(|c| c["support"].as_u64().unwrap()).sum::<u64>(), 6);
+    assert!(per_class.len() <= 12, "only labels that occur are listed: {}", per_class.len());
 }

@@ -100,6 +100,15 @@ fn labels_in_id_order(id2label: BTreeMap<String, String>) -> Result<Vec<String>,
     if by_id.iter().enumerate().any(|(i, (id, _))| i != *id) {
         return Err("id2label ids must be 0, 1, ..., n-1".into());
     }
+    // The blob stores labels one per line, and the CLI prints them in lines and tables.
+    for (id, label) in &by_id {
+        if let Some(c) = label.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "id2label[\"{id}\"] holds the control character U+{:04X}; a label must be one line of printable text",
+                u32::from(c)
+            ));
+        }
+    }
     Ok(by_id.into_iter().map(|(_, label)| label).collect())
 }
 
@@ -141,5 +150,71 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, LoadError> 
         std::io::ErrorKind::NotFound => LoadError::MissingFile(path.to_owned()),
         _ => LoadError::Io(path.to_owned(), e),
     })?;
-    serde_json::from_str(&text).map_err(|e| LoadError::Json(path.to_owned(), e))
+    serde_json::from_str(&text).map_err(|e| match non_finite_field(&text, &e) {
+        Some((field, word)) => LoadError::Config(
+            path.to_owned(),
+            format!(
+                "field `{field}` is {word}, which is not a JSON number (Python's json module writes it for a \
+                 non-finite float); set it to a finite number"
+            ),
+        ),
+        None => LoadError::Json(path.to_owned(), e),
+    })
+}
+
+/// The field and word when `error` stopped at a `"field": NaN` (or `Infinity`, `-Infinity`):
+/// what Python's `json.dump` writes for a non-finite float, and not JSON, so serde_json
+/// stops there with a bare "expected value".
+fn non_finite_field<'t>(text: &'t str, error: &serde_json::Error) -> Option<(&'t str, &'static str)> {
+    if !error.is_syntax() {
+        return None;
+    }
+    let line = text.lines().nth(error.line().checked_sub(1)?)?;
+    // The column points at (or just past) the first character serde_json could not take,
+    // which is after the field's colon.
+    let before = line.get(..error.column().min(line.len()))?;
+    let colon = before.rfind(':')?;
+    let value = line[colon + 1..].trim_start();
+    let word = ["NaN", "Infinity", "-Infinity"].into_iter().find(|w| value.starts_with(w))?;
+    let (_, field) = line[..colon].trim_end().strip_suffix('"')?.rsplit_once('"')?;
+    Some((field, word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_error(text: &str) -> serde_json::Error {
+        serde_json::from_str::<serde_json::Value>(text).unwrap_err()
+    }
+
+    #[test]
+    fn python_non_finite_floats_name_their_field() {
+        for (text, expected) in [
+            ("{\n  \"hidden_size\": 64,\n  \"layer_norm_eps\": NaN,\n  \"x\": 1\n}", ("layer_norm_eps", "NaN")),
+            ("{\"a\": 1, \"initializer_range\": Infinity}", ("initializer_range", "Infinity")),
+            ("{\"classifier_dropout\": -Infinity}", ("classifier_dropout", "-Infinity")),
+        ] {
+            assert_eq!(non_finite_field(text, &parse_error(text)), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_json_errors_are_left_to_serde() {
+        for text in ["{\"a\": nope}", "{\"a\": 1,}", "[NaN]", "{\"a\": 1"] {
+            assert_eq!(non_finite_field(text, &parse_error(text)), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn labels_come_in_id_order_and_refuse_control_characters() {
+        let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(labels_in_id_order(map(&[("1", "b"), ("0", "a")])).unwrap(), ["a", "b"]);
+        assert_eq!(
+            labels_in_id_order(map(&[("0", "a"), ("1", "two\nlines")])).unwrap_err(),
+            "id2label[\"1\"] holds the control character U+000A; a label must be one line of printable text"
+        );
+        assert!(labels_in_id_order(map(&[("0", "tab\there")])).unwrap_err().contains("U+0009"));
+        assert_eq!(labels_in_id_order(map(&[("0", "a"), ("2", "c")])).unwrap_err(), "id2label ids must be 0, 1, ..., n-1");
+    }
 }

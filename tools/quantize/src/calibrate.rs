@@ -47,13 +47,17 @@ impl Ranges {
 /// total)` is called after each text.
 ///
 /// # Errors
-/// A message if a text cannot be tokenized or run.
+/// A message if `texts` is empty (no range would be measured, and every scale would come from
+/// the placeholder range of [`Ranges::get`]) or if a text cannot be tokenized or run.
 pub fn calibrate(
     model: &FloatModel<'_>,
     tokenizer: &Tokenizer<'_>,
     texts: &[String],
     progress: impl FnMut(usize, usize),
 ) -> Result<Ranges, String> {
+    if texts.is_empty() {
+        return Err("no calibration texts: the ranges need at least one".into());
+    }
     let mut ranges = Ranges::default();
     for share in observe_texts(model, tokenizer, texts, Ranges::default, progress)? {
         ranges.merge(share);

@@ -29,8 +29,12 @@ impl PackVocab {
     /// The tokens `corpus` needs (see the module doc).
     ///
     /// # Errors
-    /// A message if a corpus text cannot be tokenized.
+    /// A message if `corpus` is empty (only special and single-character tokens would stay,
+    /// and every word would be split into characters) or a corpus text cannot be tokenized.
     pub fn pruned(tokenizer: &Tokenizer<'_>, corpus: &[String]) -> Result<Self, String> {
+        if corpus.is_empty() {
+            return Err("no corpus texts to prune the vocabulary for".into());
+        }
         let vocab = tokenizer.vocab;
         let mut keep = BTreeSet::new();
         for token in SPECIAL_TOKENS {
