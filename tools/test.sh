@@ -48,6 +48,13 @@ echo "== cargo test --workspace"
 cargo test --workspace -- --show-output 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# Once more with overflow checks, where an overflowing sum panics instead of wrapping: the
+# engine's unit tests and the hostile-blob tests. Own target folder, so the build above stays.
+echo "== cargo test -p convbert --lib -p convbert-tests --test int8_blob (overflow checks on)"
+CARGO_TARGET_DIR=target/overflow-checks RUSTFLAGS="-C overflow-checks=on" \
+    cargo test -p convbert --lib -p convbert-tests --test int8_blob 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=$((failed + 1))  # a build failure counts

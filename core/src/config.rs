@@ -237,14 +237,16 @@ impl ModelConfig {
         // HF: nh = N / 2 heads of width hs = H / N, concatenated with as many conv heads, then
         // viewed as 2 * nh * hs; that must be H for the output dense layer to accept it.
         let n = self.num_attention_heads;
-        if n % 2 != 0 || self.hidden_size % n != 0 {
+        // `checked_rem`: the zero checks above are not visible to the optimiser, and a panic
+        // site here would be one in every program that parses a blob.
+        if n % 2 != 0 || self.hidden_size.checked_rem(n) != Some(0) {
             return Err(ConfigError::HeadSplit { hidden_size: self.hidden_size, num_attention_heads: n });
         }
         if self.conv_kernel_size % 2 == 0 {
             return Err(ConfigError::EvenKernel(self.conv_kernel_size));
         }
         let g = self.num_groups;
-        if self.hidden_size % g != 0 || self.intermediate_size % g != 0 {
+        if self.hidden_size.checked_rem(g) != Some(0) || self.intermediate_size.checked_rem(g) != Some(0) {
             return Err(ConfigError::Groups {
                 num_groups: g,
                 hidden_size: self.hidden_size,
@@ -254,14 +256,15 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// nh: self-attention heads that actually run (and, as many, convolution heads).
+    /// nh: self-attention heads that actually run (and, as many, convolution heads); 0 for
+    /// a config that [`ModelConfig::validate`] refuses (as [`ModelConfig::head_size`]).
     pub fn attention_heads(&self) -> usize {
-        self.num_attention_heads / self.head_ratio
+        self.num_attention_heads.checked_div(self.head_ratio).unwrap_or(0)
     }
 
     /// hs: width of one head, from the configured (not the halved) head count.
     pub fn head_size(&self) -> usize {
-        self.hidden_size / self.num_attention_heads
+        self.hidden_size.checked_div(self.num_attention_heads).unwrap_or(0)
     }
 
     /// A = nh * hs: width of Q, K, V and of the convolution branch (H / 2).

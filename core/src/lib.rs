@@ -23,6 +23,7 @@ pub mod config;
 pub mod input;
 pub mod float;
 pub mod int8;
+mod lines;
 pub mod tokenizer;
 
 pub use config::{limits, Activation, ConfigError, ModelConfig};

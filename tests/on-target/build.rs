@@ -2,6 +2,10 @@
 //! the uncased vocabulary with its index (built here by `Vocab::build_index`, so a board keeps
 //! it in flash instead of building it in RAM), and every hard string with `BertTokenizerFast`'s
 //! ids (`tests/golden/tokenizer/`, made by `tools/golden/make_tokenizer_golden.py`).
+//! Also writes the blobs of the hostile-blob tests ([`blobs`]).
+
+#[path = "build/blobs.rs"]
+mod blobs;
 
 use convbert::tokenizer::Vocab;
 use std::fmt::Write as _;
@@ -44,8 +48,28 @@ fn main() {
         writeln!(code, "    ({text:?}, {truncated}, &{ids:?}),").unwrap();
     }
     writeln!(code, "];").unwrap();
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("tokenizer_golden.rs");
-    fs::write(out, code).unwrap();
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    fs::write(out.join("tokenizer_golden.rs"), code).unwrap();
+    write_blobs(&out);
+}
+
+/// `blobs.rs`: each blob as a 16-byte aligned static, as `Model::from_bytes` wants it.
+fn write_blobs(out: &Path) {
+    println!("cargo:rerun-if-changed=build/blobs.rs");
+    let mut code = String::new();
+    let tiny = blobs::blob(&blobs::tiny_config());
+    writeln!(code, "/// Bytes of [`TINY`] (the size of a copy to damage).\npub const TINY_LEN: usize = {};", tiny.len()).unwrap();
+    let blobs = [
+        ("TINY", "A valid one-layer model of width 8.", tiny),
+        ("WRAPPING", "`TINY` with size products that wrap to 0 on 32 bits.", blobs::blob(&blobs::wrapping_config())),
+    ];
+    for (name, doc, bytes) in blobs {
+        let file = out.join(format!("{}.cbq", name.to_lowercase()));
+        fs::write(&file, &bytes).unwrap();
+        let path = file.display().to_string();
+        writeln!(code, "/// {doc}\npub static {name}: &Aligned<[u8]> = &Aligned(*include_bytes!({path:?}));").unwrap();
+    }
+    fs::write(out.join("blobs.rs"), code).unwrap();
 }
 
 /// `max_length` of the golden encodings (the header line of the `.ids` files says so).

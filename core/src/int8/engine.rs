@@ -240,23 +240,23 @@ impl<'m, 'a> Engine<'m, 'a> {
         if ids.len() > self.max_len {
             return Err(ClassifyError::Input(RunError::TooLong { len: ids.len(), max: self.max_len }));
         }
-        self.ids[..ids.len()].copy_from_slice(ids);
+        span_mut(self.ids, 0, ids.len()).copy_from_slice(ids);
         Ok(ids.len())
     }
 
     /// The encoder over `self.ids[..l]`.
     fn run(&mut self, l: usize, mut observe: Option<&mut StageObserver<'_>>) -> Result<(), ClassifyError> {
         let c = *self.model.config();
-        input::validate(&c, &self.ids[..l], None).map_err(ClassifyError::Input)?;
+        input::validate(&c, span(self.ids, 0, l), None).map_err(ClassifyError::Input)?;
         self.embed(l);
         let h = c.hidden_size;
         if let Some(f) = observe.as_mut() {
-            f(0, &self.residual[..l * h]);
+            f(0, span(self.residual, 0, l * h));
         }
         for n in 0..c.num_hidden_layers {
             self.layer(n, l);
             if let Some(f) = observe.as_mut() {
-                f(n + 1, &self.residual[..l * h]);
+                f(n + 1, span(self.residual, 0, l * h));
             }
         }
         Ok(())
@@ -274,26 +274,26 @@ impl<'m, 'a> Engine<'m, 'a> {
         let affine = Affine { gamma: m.i16s(format::global::LN_GAMMA), beta: m.i32s(format::global::LN_BETA) };
         let project = c.has_embeddings_project().then(|| m.dense(format::global::PROJECT_WEIGHT, 1));
 
-        for t in 0..l {
-            let id = self.ids[t] as usize;
+        for (t, &id) in span(self.ids, 0, l).iter().enumerate() {
+            let id = id as usize;
             // Each row has its own scale; the sum is on the embedding LayerNorm's domain.
             // Token type 0 (single sentences).
             let (w_rq, p_rq, t_rq) = (word_rq.get(id), position_rq.get(t), token_type_rq.first());
-            let rows = word.chunks_exact(e).nth(id).zip(position.chunks_exact(e).nth(t)).zip(token_type.chunks_exact(e).next());
-            let (Some(((w, p), ty)), Some(&w_rq), Some(&p_rq), Some(&t_rq)) = (rows, w_rq, p_rq, t_rq) else { continue };
-            let z = &mut self.acc[..e];
+            let (Some(&w_rq), Some(&p_rq), Some(&t_rq)) = (w_rq, p_rq, t_rq) else { continue };
+            let (w, p, ty) = (span(word, id * e, e), span(position, t * e, e), span(token_type, 0, e));
+            let z = span_mut(self.acc, 0, e);
             for (((zc, &wv), &pv), &tv) in z.iter_mut().zip(w).zip(p).zip(ty) {
                 *zc = w_rq.apply(wv as i32).saturating_add(p_rq.apply(pv as i32)).saturating_add(t_rq.apply(tv as i32));
             }
             layer_norm(z, affine, s.ln.eps_q);
-            let residual = &mut self.residual[t * h..][..h];
+            let residual = span_mut(self.residual, t * h, h);
             match &project {
                 // E == H: the LayerNorm's i16 output is the residual row.
                 None => write_ln_output(z, &s.ln, residual),
                 // E != H (either way round): the E-wide i16 output goes to `row16`, then
                 // embeddings_project (Linear E -> H) into the residual row.
                 Some(p) => {
-                    let projected_input = &mut self.row16[..e];
+                    let projected_input = span_mut(self.row16, 0, e);
                     write_ln_output(z, &s.ln, projected_input);
                     dense_rows(p, projected_input, residual, &mut self.acc, Requant::to_i16);
                 }
@@ -310,13 +310,13 @@ impl<'m, 'a> Engine<'m, 'a> {
         let s = m.layer_scalars(n);
         let pad = k / 2;
         // The layer's input: the i16 residual stream, which the matrix products read directly.
-        let (x, acc) = (&self.residual[..l * h], &mut *self.acc);
+        let (x, acc) = (span(self.residual, 0, l * h), &mut *self.acc);
 
         // q, k, v, conv value = requant(W x + b)                                   [L, A] i8
-        dense_rows(&m.dense(base + layer::QUERY, 1), x, &mut self.query[..l * a], acc, Requant::to_i8);
-        dense_rows(&m.dense(base + layer::KEY, 1), x, &mut self.key[..l * a], acc, Requant::to_i8);
-        dense_rows(&m.dense(base + layer::VALUE, 1), x, &mut self.value[..l * a], acc, Requant::to_i16);
-        dense_rows(&m.dense(base + layer::CONV_VALUE, 1), x, &mut self.conv_value[..l * a], acc, Requant::to_i16);
+        dense_rows(&m.dense(base + layer::QUERY, 1), x, span_mut(self.query, 0, l * a), acc, Requant::to_i8);
+        dense_rows(&m.dense(base + layer::KEY, 1), x, span_mut(self.key, 0, l * a), acc, Requant::to_i8);
+        dense_rows(&m.dense(base + layer::VALUE, 1), x, span_mut(self.value, 0, l * a), acc, Requant::to_i16);
+        dense_rows(&m.dense(base + layer::CONV_VALUE, 1), x, span_mut(self.conv_value, 0, l * a), acc, Requant::to_i16);
 
         // Span-aware key, one token at a time: depthwise K-tap filter per channel (a row of
         // `row16`), then pointwise H -> A.                                        [L, A] i16
@@ -324,28 +324,29 @@ impl<'m, 'a> Engine<'m, 'a> {
         let depthwise_rq = m.requants(base + layer::DEPTHWISE_REQUANT);
         let pointwise = m.dense(base + layer::POINTWISE, 1);
         for t in 0..l {
-            depthwise(x, h, t, depthwise_w, k, &mut acc[..h]);
-            let filtered = &mut self.row16[..h];
+            depthwise(x, h, t, depthwise_w, k, span_mut(acc, 0, h));
+            let filtered = span_mut(self.row16, 0, h);
             for ((o, &v), rq) in filtered.iter_mut().zip(acc.iter()).zip(depthwise_rq) {
                 *o = rq.to_i16(v);
             }
-            dense_rows(&pointwise, filtered, &mut self.span_key[t * a..][..a], acc, Requant::to_i16);
+            dense_rows(&pointwise, filtered, span_mut(self.span_key, t * a, a), acc, Requant::to_i16);
         }
 
         // Conv kernels: softmax_j((span_key * q) Wck^T + bck) per token and head, Q15.   [L, nh*K]
-        for (ks, &q) in self.span_key[..l * a].iter_mut().zip(self.query.iter()) {
+        for (ks, &q) in span_mut(self.span_key, 0, l * a).iter_mut().zip(self.query.iter()) {
             *ks = s.key_query.to_i16(*ks as i32 * q as i32);
         }
         let kernel = m.dense(base + layer::KERNEL, 1);
         let taps = nh * k;
         for t in 0..l {
-            let logits = &mut acc[..taps];
-            dense(&self.span_key[t * a..][..a], kernel.weight, kernel.bias, 1, logits);
+            let logits = span_mut(acc, 0, taps);
+            dense(span(self.span_key, t * a, a), kernel.weight, kernel.bias, 1, logits);
             for (v, rq) in logits.iter_mut().zip(kernel.requant) {
                 *v = rq.apply(*v);
             }
-            for (head_logits, head_taps) in logits.chunks_exact(k).zip(self.taps[t * taps..][..taps].chunks_exact_mut(k)) {
-                softmax_q15(head_logits, s.taps_log2, head_taps);
+            let token_taps = span_mut(self.taps, t * taps, taps);
+            for head in 0..nh {
+                softmax_q15(span(logits, head * k, k), s.taps_log2, span_mut(token_taps, head * k, k));
             }
         }
 
@@ -355,43 +356,47 @@ impl<'m, 'a> Engine<'m, 'a> {
         let output = m.dense(base + layer::ATTENTION_OUTPUT, 1);
         let ln1 = Affine { gamma: m.i16s(base + layer::ATTENTION_LN_GAMMA), beta: m.i32s(base + layer::ATTENTION_LN_BETA) };
         for t in 0..l {
-            let mixed = &mut self.row16[..h];
+            let mixed = span_mut(self.row16, 0, h);
             for head in 0..nh {
                 let col = head * hs;
                 // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
-                let q = &self.query[t * a + col..][..hs];
-                for (u, score) in self.scores[..l].iter_mut().enumerate() {
-                    *score = dot(q, &self.key[u * a + col..][..hs]);
+                let q = span(self.query, t * a + col, hs);
+                let scores = span_mut(self.scores, 0, l);
+                for (u, score) in scores.iter_mut().enumerate() {
+                    *score = dot(q, span(self.key, u * a + col, hs));
                 }
-                softmax_q15(&self.scores[..l], s.scores_log2, &mut self.probs[..l]);
-                // Q15 weights summing to 2^15 times int16 values: |sum| < 2^30, exact in i32.
-                let sums = &mut acc[..hs];
+                let probs = span_mut(self.probs, 0, l);
+                softmax_q15(scores, s.scores_log2, probs);
+                // Q15 weights summing to at most 2^15 + L times int16 values: |sum| < 2^31,
+                // exact in i32 (`config::limits`).
+                let sums = span_mut(acc, 0, hs);
                 sums.fill(0);
-                for (u, &p) in self.probs[..l].iter().enumerate() {
-                    for (sum, &v) in sums.iter_mut().zip(&self.value[u * a + col..][..hs]) {
+                for (u, &p) in probs.iter().enumerate() {
+                    for (sum, &v) in sums.iter_mut().zip(span(self.value, u * a + col, hs)) {
                         *sum = sum.wrapping_add(p as i32 * v as i32);
                     }
                 }
-                for (o, &sum) in mixed[col..][..hs].iter_mut().zip(sums.iter()) {
+                for (o, &sum) in span_mut(mixed, col, hs).iter_mut().zip(sums.iter()) {
                     *o = s.context.to_i16(sum);
                 }
                 // Dynamic convolution: the head's K taps slide over the conv value.
                 sums.fill(0);
-                for (j, &p) in self.taps[(t * nh + head) * k..][..k].iter().enumerate() {
+                for (j, &p) in span(self.taps, (t * nh + head) * k, k).iter().enumerate() {
                     let Some(src) = (t + j).checked_sub(pad).filter(|&src| src < l) else { continue };
-                    for (sum, &v) in sums.iter_mut().zip(&self.conv_value[src * a + col..][..hs]) {
+                    for (sum, &v) in sums.iter_mut().zip(span(self.conv_value, src * a + col, hs)) {
                         *sum = sum.wrapping_add(p as i32 * v as i32);
                     }
                 }
-                for (o, &sum) in mixed[a + col..][..hs].iter_mut().zip(sums.iter()) {
+                for (o, &sum) in span_mut(mixed, a + col, hs).iter_mut().zip(sums.iter()) {
                     *o = s.conv.to_i16(sum);
                 }
             }
-            let z = &mut acc[..h];
+            let z = span_mut(acc, 0, h);
+            let residual = span_mut(self.residual, t * h, h);
             dense(mixed, output.weight, output.bias, 1, z);
-            add_residual(z, output.requant, &self.residual[t * h..][..h], s.attention_residual);
+            add_residual(z, output.requant, residual, s.attention_residual);
             layer_norm(z, ln1, s.attention_ln.eps_q);
-            write_ln_output(z, &s.attention_ln, &mut self.residual[t * h..][..h]);
+            write_ln_output(z, &s.attention_ln, residual);
         }
 
         // FFN, one token at a time: LN(W2 act(W1 x + b1) + b2 + residual)
@@ -400,14 +405,16 @@ impl<'m, 'a> Engine<'m, 'a> {
         let ln2 = Affine { gamma: m.i16s(base + layer::FFN_LN_GAMMA), beta: m.i32s(base + layer::FFN_LN_BETA) };
         let i = c.intermediate_size;
         for t in 0..l {
-            let hidden = &mut acc[..i];
-            dense(&self.residual[t * h..][..h], ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
-            activate(hidden, ffn_in.requant, table, &mut self.row16[..i]);
-            let z = &mut acc[..h];
-            dense(&self.row16[..i], ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
-            add_residual(z, ffn_out.requant, &self.residual[t * h..][..h], s.ffn_residual);
+            let residual = span_mut(self.residual, t * h, h);
+            let activated = span_mut(self.row16, 0, i);
+            let hidden = span_mut(acc, 0, i);
+            dense(residual, ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
+            activate(hidden, ffn_in.requant, table, activated);
+            let z = span_mut(acc, 0, h);
+            dense(activated, ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
+            add_residual(z, ffn_out.requant, residual, s.ffn_residual);
             layer_norm(z, ln2, s.ffn_ln.eps_q);
-            write_ln_output(z, &s.ffn_ln, &mut self.residual[t * h..][..h]);
+            write_ln_output(z, &s.ffn_ln, residual);
         }
     }
 
@@ -425,28 +432,46 @@ impl<'m, 'a> Engine<'m, 'a> {
         let table = m.i16s(base + format::classifier::ACTIVATION_TABLE);
         let out = m.dense(base + format::classifier::OUT_PROJ, 1);
 
-        dense(&self.residual[..h], head_dense.weight, head_dense.bias, 1, &mut self.acc[..h]);
-        activate(&self.acc[..h], head_dense.requant, table, &mut self.row16[..h]);
-        dense(&self.row16[..h], out.weight, out.bias, 1, &mut self.acc[..labels]);
+        let (hidden, activated) = (span_mut(self.acc, 0, h), span_mut(self.row16, 0, h));
+        dense(span(self.residual, 0, h), head_dense.weight, head_dense.bias, 1, hidden);
+        activate(hidden, head_dense.requant, table, activated);
+        dense(activated, out.weight, out.bias, 1, span_mut(self.acc, 0, labels));
         for ((logit, &a), rq) in self.logits.iter_mut().zip(self.acc.iter()).zip(out.requant) {
             *logit = rq.apply(a);
         }
-        softmax_q15(&self.logits[..labels], m.classifier_scalars().logits_log2, &mut self.probs[..labels]);
-        let mut best = 0;
-        for (i, &v) in self.logits[..labels].iter().enumerate() {
-            if v > self.logits[best] {
-                best = i;
+        let (logits, probs) = (span(self.logits, 0, labels), span_mut(self.probs, 0, labels));
+        softmax_q15(logits, m.classifier_scalars().logits_log2, probs);
+        // The first best on a tie, as torch.argmax.
+        let (mut best, mut best_logit) = (0, i32::MIN);
+        for (i, &v) in logits.iter().enumerate() {
+            if i == 0 || v > best_logit {
+                (best, best_logit) = (i, v);
             }
         }
         Ok(Classification {
             label: best,
             label_name: m.label(best).unwrap_or(""),
-            score_q15: self.probs[best],
-            logits: &self.logits[..labels],
+            score_q15: probs.get(best).copied().unwrap_or(0),
+            logits,
             tokens,
             truncated,
         })
     }
+}
+
+/// `buf[start..start + len]`, or an empty slice where that is past the end.
+///
+/// [`Engine::new`] sizes every buffer for the model's widths at its `max_len` tokens and
+/// [`Engine::run`] never runs more tokens, so on a validated model the empty case never
+/// happens; returning it instead of indexing keeps a panic path (a dead device) out of the
+/// firmware. `tests/no_panic.rs` counts the panic sites left in the forward pass.
+fn span<T>(buf: &[T], start: usize, len: usize) -> &[T] {
+    buf.get(start..start.saturating_add(len)).unwrap_or(&[])
+}
+
+/// [`span`] for writing.
+fn span_mut<T>(buf: &mut [T], start: usize, len: usize) -> &mut [T] {
+    buf.get_mut(start..start.saturating_add(len)).unwrap_or(&mut [])
 }
 
 /// Splits `n` elements of `T` off the front of `bytes` (aligned by construction).
@@ -463,7 +488,7 @@ fn dense_rows<X: Copy + Into<i32>, Y>(d: &QDense<'_>, input: &[X], output: &mut 
     }
     let ins = input.len() / (output.len() / outs).max(1);
     for (x, y) in input.chunks_exact(ins.max(1)).zip(output.chunks_exact_mut(outs)) {
-        let acc = &mut acc[..outs];
+        let acc = span_mut(acc, 0, outs);
         dense(x, d.weight, d.bias, d.groups, acc);
         for ((o, &a), rq) in y.iter_mut().zip(acc.iter()).zip(d.requant) {
             *o = store(*rq, a);

@@ -70,13 +70,16 @@ pub fn isqrt(x: u64) -> u64 {
     // Start above the root: 2^ceil(bits/2).
     let bits = 64 - x.leading_zeros();
     let mut r = 1u64 << bits.div_ceil(2);
-    loop {
-        let next = (r + x / r) / 2;
+    // r >= 1 throughout (it stays at or above the root); `checked_div` only spares the
+    // division its panic path.
+    while let Some(quotient) = x.checked_div(r) {
+        let next = (r + quotient) / 2;
         if next >= r {
             return r;
         }
         r = next;
     }
+    r
 }
 
 // Integer-exact tests (by-hand values, extremes): tests/on-target/src/numerics.rs, which also

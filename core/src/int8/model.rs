@@ -8,6 +8,7 @@
 
 use super::format::{self, ClassifierScalars, Dtype, EmbeddingScalars, Header, LayerScalars, LnOutput};
 use super::Requant;
+use crate::lines::lines;
 use crate::tokenizer::{Tokenizer, TokenizerSettings, Vocab, VocabError};
 use crate::{ConfigError, ModelConfig};
 use byteorder::{ByteOrder, LittleEndian};
@@ -183,7 +184,7 @@ impl<'a> Model<'a> {
         let header: Header<'a> = postcard::from_bytes(header_bytes).map_err(|_| FormatError::Header)?;
         let config = header.config.config().ok_or(FormatError::Inconsistent("unknown activation code"))?;
         config.validate().map_err(FormatError::Config)?;
-        if header.labels.split_terminator('\n').count() != config.num_labels {
+        if lines(header.labels).count() != config.num_labels {
             return Err(FormatError::Inconsistent("label count differs from num_labels"));
         }
         let max_len = header.tokenizer.max_len as usize;
@@ -227,12 +228,12 @@ impl<'a> Model<'a> {
 
     /// Label `id`'s name.
     pub fn label(&self, id: usize) -> Option<&'a str> {
-        self.header.labels.split_terminator('\n').nth(id)
+        lines(self.header.labels).nth(id)
     }
 
     /// All label names, in id order.
     pub fn labels(&self) -> impl Iterator<Item = &'a str> {
-        self.header.labels.split_terminator('\n')
+        lines(self.header.labels)
     }
 
     /// Real value of one logit unit, as IEEE f16 bits (for host tools; see [`Header`]).

@@ -42,8 +42,9 @@ pub fn softmax_q15(x: &[i32], to_log2: Requant, out: &mut [u16]) {
     for (o, &v) in out.iter_mut().zip(x) {
         let diff = (max as i64 - v as i64).min(i32::MAX as i64) as i32;
         let y = to_log2.apply(diff).clamp(0, MAX_BITS * 256);
-        let e = EXP2_Q15[(y & 255) as usize] >> (y >> 8);
-        *o = e;
+        // A u32 shift: `y >> 8` reaches MAX_BITS = 24, past a u16's width.
+        let e = EXP2_Q15[(y & 255) as usize] as u32 >> (y >> 8);
+        *o = e as u16;
         sum = sum.saturating_add(e as u64);
     }
     // sum >= 2^15 (the maximum contributes 2^15), so the reciprocal is at most 2^31 and each

@@ -86,7 +86,7 @@ impl<'a> Vocab<'a> {
     /// Tokens (lines) in `text`: `offsets` needs this plus one entries, `sorted` this many.
     /// As in `BufRead::lines`, a final newline does not start an empty last line.
     pub fn token_count(text: &str) -> usize {
-        text.split_terminator('\n').count()
+        crate::lines::lines(text).count()
     }
 
     /// Fills `offsets` and `sorted` for `text` and returns the view over them.
@@ -238,7 +238,7 @@ impl<'a> Vocab<'a> {
 
 /// Offsets of every line start, as `u32`. Only called once the text is known to fit.
 fn line_starts(text: &str) -> impl Iterator<Item = u32> + '_ {
-    text.split_terminator('\n').scan(0u32, |start, line| {
+    crate::lines::lines(text).scan(0u32, |start, line| {
         let this = *start;
         *start = start.saturating_add(line.len() as u32).saturating_add(1);
         Some(this)

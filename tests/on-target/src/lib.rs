@@ -10,6 +10,8 @@
 //! - [`numerics`]: requantization, integer softmax, integer LayerNorm and square root, on
 //!   values derived by hand.
 //! - [`tokenizer`]: the ids of Hugging Face's `BertTokenizerFast` for 413 hostile strings.
+//! - [`blobs`]: truncated, bit-flipped, resealed, wrong-version and size-wrapping blobs, and an
+//!   arena one byte short, refused with the right error where 32-bit arithmetic differs.
 //!
 //! A test is a plain `fn() -> Result<(), Failure>`: no panics (a panic would stop the device
 //! before the summary) and no allocation. `tests/on_target.rs` runs [`TESTS`] on the host and,
@@ -17,6 +19,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod blobs;
 pub mod kernels;
 pub mod numerics;
 pub mod tokenizer;
@@ -81,6 +84,13 @@ pub static TESTS: &[UnitTest] = &[
     UnitTest { name: "tokenizer::vocab_index_is_valid", run: tokenizer::vocab_index_is_valid },
     UnitTest { name: "tokenizer::hard_strings_match_hugging_face", run: tokenizer::hard_strings_match_hugging_face },
     UnitTest { name: "tokenizer::invalid_utf8_is_refused", run: tokenizer::invalid_utf8_is_refused },
+    UnitTest { name: "blobs::tiny_blob_is_accepted_and_runs", run: blobs::tiny_blob_is_accepted_and_runs },
+    UnitTest { name: "blobs::arena_one_byte_short_is_refused", run: blobs::arena_one_byte_short_is_refused },
+    UnitTest { name: "blobs::truncated_blobs_are_refused", run: blobs::truncated_blobs_are_refused },
+    UnitTest { name: "blobs::flipped_bits_are_refused", run: blobs::flipped_bits_are_refused },
+    UnitTest { name: "blobs::wrong_versions_are_named", run: blobs::wrong_versions_are_named },
+    UnitTest { name: "blobs::resealed_damage_never_panics", run: blobs::resealed_damage_never_panics },
+    UnitTest { name: "blobs::wrapping_sizes_are_refused", run: blobs::wrapping_sizes_are_refused },
 ];
 
 /// Counts of one run over [`TESTS`].

@@ -16,12 +16,10 @@ pub fn dense<X: Copy + Into<i32>>(x: &[X], w: &[i8], bias: &[i32], groups: usize
     if ig == 0 || og == 0 {
         return;
     }
-    for ((x_group, acc_group), (w_group, b_group)) in x
-        .chunks_exact(ig)
-        .zip(acc.chunks_exact_mut(og))
-        .zip(w.chunks_exact(ig * og).zip(bias.chunks_exact(og)))
-    {
-        for ((a, w_row), &b) in acc_group.iter_mut().zip(w_group.chunks_exact(ig)).zip(b_group) {
+    // The weight rows in output order; group g's og outputs take the next og of them.
+    let mut w_rows = w.chunks_exact(ig);
+    for ((x_group, acc_group), b_group) in x.chunks_exact(ig).zip(acc.chunks_exact_mut(og)).zip(bias.chunks_exact(og)) {
+        for ((a, w_row), &b) in acc_group.iter_mut().zip(w_rows.by_ref()).zip(b_group) {
             *a = b.wrapping_add(dot(x_group, w_row));
         }
     }
@@ -42,11 +40,9 @@ pub fn depthwise<X: Copy + Into<i32>>(x: &[X], channels: usize, t: usize, w: &[i
     if channels == 0 || k == 0 {
         return;
     }
-    let rows = x.len() / channels;
     let pad = k / 2;
     for j in 0..k {
-        let Some(src) = (t + j).checked_sub(pad).filter(|&s| s < rows) else { continue };
-        let row = &x[src * channels..][..channels];
+        let Some(row) = (t + j).checked_sub(pad).and_then(|src| x.chunks_exact(channels).nth(src)) else { continue };
         for ((a, &xv), taps) in acc.iter_mut().zip(row).zip(w.chunks_exact(k)) {
             *a = a.wrapping_add(xv.into().wrapping_mul(taps[j] as i32));
         }
