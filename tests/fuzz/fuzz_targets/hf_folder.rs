@@ -1,0 +1,3 @@
+#![no_main]
+// See convbert_fuzz_checks::hf_folder for what is checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| convbert_fuzz_checks::hf_folder(data));
