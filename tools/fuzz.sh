@@ -11,6 +11,9 @@
 #        FUZZ_ARGS="-fork=2 -ignore_crashes=1" tools/fuzz.sh ...   (extra libFuzzer flags: here, two
 #        processes that go on past crashes to collect several different ones)
 #        FUZZ_SANITIZER=none tools/fuzz.sh ...   (no AddressSanitizer, for long runs)
+#        FUZZ_BUILD_ARGS=--no-trace-compares tools/fuzz.sh ...   (extra cargo-fuzz flags: here,
+#        no comparison tracing, about twice the exec/s of the structure-aware target, whose
+#        comparisons libFuzzer need not solve)
 # Exit status: 0 if no target found anything, 1 otherwise, 2 on a usage error.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +41,8 @@ cd "$root"
 
 # AddressSanitizer where it builds (FUZZ_SANITIZER=none skips it: 4 to 7 times the exec/s).
 sanitizer=${FUZZ_SANITIZER:-address}
-if ! cargo fuzz build --fuzz-dir "$fuzz_dir" --sanitizer "$sanitizer" "${chosen[0]}" >/dev/null 2>&1; then
+# shellcheck disable=SC2086
+if ! cargo fuzz build --fuzz-dir "$fuzz_dir" --sanitizer "$sanitizer" ${FUZZ_BUILD_ARGS:-} "${chosen[0]}" >/dev/null 2>&1; then
     echo "fuzz.sh: AddressSanitizer build failed; fuzzing with --sanitizer none" >&2
     sanitizer=none
 fi
@@ -53,7 +57,8 @@ for target in "${chosen[@]}"; do
     log="$scratch/$target.log"
     echo "== $target: $seconds s, sanitizer $sanitizer"
     status=0
-    cargo fuzz run --fuzz-dir "$fuzz_dir" --sanitizer "$sanitizer" "$target" "$scratch/$target" -- \
+    # shellcheck disable=SC2086
+    cargo fuzz run --fuzz-dir "$fuzz_dir" --sanitizer "$sanitizer" ${FUZZ_BUILD_ARGS:-} "$target" "$scratch/$target" -- \
         -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$fuzz_dir/artifacts/$target/" ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

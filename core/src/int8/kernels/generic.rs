@@ -16,10 +16,14 @@ pub fn dense<X: Copy + Into<i32>>(x: &[X], w: &[i8], bias: &[i32], groups: usize
     if ig == 0 || og == 0 {
         return;
     }
-    // The weight rows in output order; group g's og outputs take the next og of them.
-    let mut w_rows = w.chunks_exact(ig);
-    for ((x_group, acc_group), b_group) in x.chunks_exact(ig).zip(acc.chunks_exact_mut(og)).zip(bias.chunks_exact(og)) {
-        for ((a, w_row), &b) in acc_group.iter_mut().zip(w_rows.by_ref()).zip(b_group) {
+    // Group g's og weight rows; `block` is checked so that no chunk size can be 0.
+    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0) else { return };
+    for ((x_group, acc_group), (w_group, b_group)) in x
+        .chunks_exact(ig)
+        .zip(acc.chunks_exact_mut(og))
+        .zip(w.chunks_exact(block).zip(bias.chunks_exact(og)))
+    {
+        for ((a, w_row), &b) in acc_group.iter_mut().zip(w_group.chunks_exact(ig)).zip(b_group) {
             *a = b.wrapping_add(dot(x_group, w_row));
         }
     }
