@@ -82,7 +82,8 @@ pub struct ModelConfig {
 /// The largest value [`ModelConfig::validate`] accepts for each size.
 ///
 /// Chosen far above every published ConvBERT/BERT (base: V 30,522, H 768, I 3,072, 12 layers,
-/// P 512, K 9) and so that, within them, nothing the engine computes can overflow:
+/// P 512, K 9) and so that, within them, nothing the engine computes can overflow. The head
+/// count and the groups need no bound of their own: they must divide H, and `head_ratio` is 2.
 ///
 /// - **Sizes fit in `u32`** (so every product below is the same on 32- and 64-bit targets,
 ///   and matches the blob's `u32` tensor lengths): the largest tensor is the word table,
