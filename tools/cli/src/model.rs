@@ -42,13 +42,9 @@ impl ModelSource {
             return Ok(Self::Checkpoint(Box::new(Checkpoint::load(path)?)));
         }
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::from_blob(&bytes).map_err(|e| format!("{}: {e}", path.display()).into())
-    }
-
-    /// A packed blob's bytes, checked by [`Model::from_bytes`].
-    pub fn from_blob(bytes: &[u8]) -> Result<Self, convbert::int8::FormatError> {
-        let blob = AlignedBlob::new(bytes);
-        let labels = Model::from_bytes(blob.bytes())?.labels().map(String::from).collect();
+        let blob = AlignedBlob::new(&bytes);
+        let model = Model::from_bytes(blob.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        let labels = model.labels().map(String::from).collect();
         Ok(Self::Blob(blob, labels))
     }
 

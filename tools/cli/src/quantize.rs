@@ -1,9 +1,8 @@
 //! `convbert quantize`: a Hugging Face checkpoint in, one packed int8 blob out, with a report
 //! of what quantization cost (SQNR per layer, agreement with the float model, memory).
 
-use crate::model::ModelSource;
 use crate::{progress, texts, CliResult};
-use convbert::int8::{arena_bytes, AlignedBlob, Model};
+use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
 use convbert_quantize::{calibrate, dense_inputs, measure, pack, spread, PackOptions, PackVocab, Report};
@@ -81,13 +80,14 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let options = PackOptions { dense_inputs: inputs.as_ref(), ..o.pack };
     let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges, options)?;
 
-    // Load the blob back as `classify` will and run one text, so that a blob the engine
-    // cannot run is never written.
-    let loaded = ModelSource::from_blob(&packed.blob).map_err(|e| format!("the packed blob does not load back: {e}"))?;
-    let mut engine_arena = Vec::new();
-    loaded.classifier(&mut engine_arena)?.classify(&calibration[0]).map_err(|e| format!("the packed blob does not run: {e}"))?;
+    // Load the blob back as `classify` will and run one text in an `arena_bytes` arena, so
+    // that a blob the engine cannot run is never written.
     let blob = AlignedBlob::new(&packed.blob);
-    let qmodel = Model::from_bytes(blob.bytes())?;
+    let qmodel = Model::from_bytes(blob.bytes()).map_err(|e| format!("the packed blob does not load back: {e}"))?;
+    let mut engine_arena = vec![0u8; arena_bytes(&qmodel, qmodel.tokenizer().settings.max_len)];
+    Engine::new(&qmodel, &mut engine_arena)
+        .and_then(|mut engine| engine.classify(&calibration[0]).map(|_| ()))
+        .map_err(|e| format!("the packed blob does not run: {e}"))?;
     let bar = progress::bar("measuring", calibration.len());
     let report = measure(&model, &tokenizer, &packed, blob.bytes(), &calibration, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
