@@ -8,7 +8,7 @@
 
 use super::activation;
 use super::format::{self, layer};
-use super::kernels::{dense, depthwise, dot};
+use super::kernels::generic::{dense, depthwise, dot};
 use super::Requant;
 use super::layer_norm::{layer_norm, Affine};
 use super::model::{Model, QDense};

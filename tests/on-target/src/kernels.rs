@@ -1,11 +1,15 @@
-//! The portable matrix kernels (`convbert::int8::kernels`) against plain `i64` loops, with
-//! int8 inputs and with the int16 inputs (residual stream, mixed heads, activations) they also take.
+//! The kernels (`convbert::int8::kernels`): the portable ones against plain `i64` loops, and
+//! the target's own ([`Native`]: DSP `SMLAD`, Helium, ...) against the portable ones, bit for
+//! bit, on random shapes with odd lengths, tails, groups and extreme values.
 //!
-//! The loops below are the definition; the kernels are the optimised code. When a target gets a
-//! kernel of its own (DSP `SMLAD`, NEON `SDOT`), these tests must pass on it unchanged.
+//! The `i64` loops below are the definition; `Generic` is the portable code that every target
+//! can run; `Native` is what the engine runs here. On the host `Native` is `Generic`; on each
+//! QEMU board (`tests/on_target.rs`) it is that board's kernels.
 
 use crate::{ensure, Lcg, Outcome};
-use convbert::int8::kernels::{dense, depthwise};
+use convbert::int8::kernels::generic::{dense, depthwise};
+use convbert::int8::kernels::{Generic, Kernels, Native, SCRATCH_ROWS};
+use convbert::int8::{QDense, Requant};
 
 /// `bias[o] + sum_i x[g(o) * ig + i] * w[o * ig + i]`, the meaning of `dense`.
 fn dense_reference<X: Copy + Into<i32>>(x: &[X], w: &[i8], bias: &[i32], groups: usize, o: usize, outputs: usize) -> i64 {
@@ -120,5 +124,114 @@ pub fn depthwise_pads_with_zeros() -> Outcome {
     ensure!(acc == [2 + 3 * 2, 0], "t = 0: {acc:?}");
     depthwise(&x, 2, 2, &w, 3, &mut acc);
     ensure!(acc == [2 + 2 * 3, 20], "t = 2: {acc:?}");
+    Ok(())
+}
+
+/// Largest shapes of the `Native` vs `Generic` cases.
+const MAX_ROWS: usize = 7;
+const MAX_INS: usize = 72;
+const MAX_OUTS: usize = 40;
+
+/// Runs `K::dense` and returns every `(t, o)` sum, `None` where the sink was not called exactly
+/// once.
+fn dense_sums<K: Kernels>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], out: &mut [Option<i32>]) -> Result<(), (usize, usize)> {
+    let outs = layer.bias.len();
+    out.iter_mut().for_each(|v| *v = None);
+    let mut twice = None;
+    K::dense(x, ins, layer, scratch, &mut |t, o, v| match out.get_mut(t * outs + o) {
+        Some(slot @ None) => *slot = Some(v),
+        _ => twice = Some((t, o)),
+    });
+    twice.map_or(Ok(()), Err)
+}
+
+/// `Native::dense` against `Generic::dense` on 300 random shapes: 1-7 token rows, inputs 1-72
+/// (odd lengths, lengths that are not a multiple of any vector width), 1-40 outputs, 1, 2 or 3
+/// groups, full and too-short scratch, random values and runs of the extremes (-128, 127,
+/// -32768, 32767).
+pub fn native_dense_matches_generic() -> Outcome {
+    let mut rng = Lcg(11);
+    let mut x = [0i16; MAX_ROWS * MAX_INS];
+    let mut w = [0i8; MAX_INS * MAX_OUTS];
+    let mut bias = [0i32; MAX_OUTS];
+    let mut scratch = [0i16; SCRATCH_ROWS * MAX_INS];
+    let (mut want, mut got) = ([None; MAX_ROWS * MAX_OUTS], [None; MAX_ROWS * MAX_OUTS]);
+    let requant = [Requant::default(); MAX_OUTS];
+    for case in 0..300 {
+        let groups = [1, 2, 3][rng.below(3)];
+        let ins = groups * (1 + rng.below(MAX_INS / groups));
+        let outs = groups * (1 + rng.below(MAX_OUTS / groups));
+        let rows = 1 + rng.below(MAX_ROWS);
+        let (x, w, bias) = (&mut x[..rows * ins], &mut w[..ins / groups * outs], &mut bias[..outs]);
+        let extremes = rng.below(4) == 0;
+        x.iter_mut().for_each(|v| *v = if extremes { [i16::MIN, i16::MAX][rng.below(2)] } else { rng.next_i16() });
+        w.iter_mut().for_each(|v| *v = if extremes { [i8::MIN, i8::MAX][rng.below(2)] } else { rng.next_i8() });
+        bias.iter_mut().for_each(|b| *b = rng.next_i16() as i32 * 4099);
+        let layer = QDense { weight: w, bias, requant: &requant[..outs], groups };
+        let scratch_len = if rng.below(5) == 0 { rng.below(SCRATCH_ROWS * ins) } else { SCRATCH_ROWS * ins };
+        let (want, got) = (&mut want[..rows * outs], &mut got[..rows * outs]);
+        let shape = (rows, ins, outs, groups, scratch_len);
+        ensure!(dense_sums::<Generic>(x, ins, &layer, &mut [], want).is_ok(), "case {case} {shape:?}: Generic called a sink twice");
+        if let Err((t, o)) = dense_sums::<Native>(x, ins, &layer, &mut scratch[..scratch_len], got) {
+            ensure!(false, "case {case} (rows, ins, outs, groups, scratch) {shape:?}: Native gave ({t}, {o}) twice or out of range");
+        }
+        for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+            ensure!(g == w && w.is_some(), "case {case} (rows, ins, outs, groups, scratch) {shape:?}: token {} output {}: Native {g:?}, Generic {w:?}", i / outs, i % outs);
+        }
+    }
+    Ok(())
+}
+
+/// Full-scale int16 rows: `-32768 x -128` over 511 inputs is the largest sum an `i32` holds,
+/// and over 512 it wraps, in `Native` as in `Generic` (two tokens, plus a bias that wraps).
+pub fn native_dense_extremes_wrap_like_generic() -> Outcome {
+    let requant = [Requant::default(); 2];
+    let mut scratch = [0i16; SCRATCH_ROWS * 512];
+    for ins in [511usize, 512] {
+        let x = &I16_MIN[..511.min(ins)];
+        let mut rows = [i16::MIN; 2 * 512];
+        rows[..x.len()].copy_from_slice(x);
+        let layer = QDense { weight: &MINUS_128[..2 * ins], bias: &[0, i32::MAX], requant: &requant, groups: 1 };
+        let (mut want, mut got) = ([None; 4], [None; 4]);
+        ensure!(dense_sums::<Generic>(&rows[..2 * ins], ins, &layer, &mut [], &mut want).is_ok(), "Generic sink twice");
+        ensure!(dense_sums::<Native>(&rows[..2 * ins], ins, &layer, &mut scratch, &mut got).is_ok(), "Native sink twice");
+        ensure!(got == want, "{ins} inputs: Native {got:?}, Generic {want:?}");
+    }
+    Ok(())
+}
+
+/// `Native::dot_i8`, `accumulate` and `depthwise` against `Generic` on random lengths 0-67
+/// and extremes.
+pub fn native_vector_kernels_match_generic() -> Outcome {
+    let mut rng = Lcg(12);
+    let (mut a, mut b, mut row, mut x) = ([0i8; 67], [0i8; 67], [0i16; 67], [0i16; 12 * 67]);
+    let (mut want, mut got) = ([0i32; 67], [0i32; 67]);
+    for case in 0..200 {
+        let n = rng.below(68);
+        let extremes = rng.below(4) == 0;
+        let (a, b, row) = (&mut a[..n], &mut b[..n], &mut row[..n]);
+        a.iter_mut().chain(b.iter_mut()).for_each(|v| *v = if extremes { i8::MIN } else { rng.next_i8() });
+        row.iter_mut().for_each(|v| *v = if extremes { i16::MIN } else { rng.next_i16() });
+        let (g, n8) = (Generic::dot_i8(a, b), Native::dot_i8(a, b));
+        ensure!(g == n8, "case {case}: dot_i8 over {n}: Native {n8}, Generic {g}");
+        let weight = if extremes { 32768 } else { rng.next_i16() as i32 };
+        for (w, v) in want.iter_mut().zip(got.iter_mut()) {
+            (*w, *v) = (rng.next_i16() as i32 * 65537, 0);
+        }
+        got.copy_from_slice(&want);
+        Generic::accumulate(&mut want[..n], weight, row);
+        Native::accumulate(&mut got[..n], weight, row);
+        ensure!(want == got, "case {case}: accumulate over {n} with weight {weight}");
+        let (channels, k) = (1 + rng.below(67), [1, 3, 5, 9][rng.below(4)]);
+        let rows = 1 + rng.below(12);
+        let (x, w) = (&mut x[..rows * channels], &mut [0i8; 67 * 9][..channels * k]);
+        x.iter_mut().for_each(|v| *v = if extremes { i16::MAX } else { rng.next_i16() });
+        w.iter_mut().for_each(|v| *v = if extremes { i8::MIN } else { rng.next_i8() });
+        for t in 0..rows {
+            Generic::depthwise(x, channels, t, w, k, &mut want[..channels]);
+            Native::depthwise(x, channels, t, w, k, &mut got[..channels]);
+            ensure!(want == got, "case {case}: depthwise L {rows} C {channels} k {k} t {t}");
+        }
+    }
     Ok(())
 }

@@ -1,7 +1,26 @@
-//! Portable reference kernels. Integer arithmetic only; accumulators are `i32`.
+//! Portable reference kernels: the defaults of [`super::Kernels`]. Integer arithmetic only;
+//! accumulators are `i32`, wrapping.
 //!
 //! Weight rows are stored `[out, in_per_group]`, row-major and 16-byte aligned per tensor, the
 //! layout CMSIS-NN-style SIMD kernels read directly.
+
+use crate::int8::QDense;
+
+/// [`super::Kernels::dense`]: one token row at a time, one output channel at a time.
+pub fn dense_rows<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut S) {
+    let groups = layer.groups.max(1);
+    let (ig, og) = (ins / groups, layer.bias.len() / groups);
+    // `block` and `ig` are checked so that no chunk size can be 0.
+    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0) else { return };
+    for (t, row) in x.chunks_exact(ins).enumerate() {
+        let blocks = layer.weight.chunks_exact(block).zip(layer.bias.chunks_exact(og));
+        for (g, (x_group, (w_group, b_group))) in row.chunks_exact(ig).zip(blocks).enumerate() {
+            for (o, (w_row, &b)) in w_group.chunks_exact(ig).zip(b_group).enumerate() {
+                sink(t, g * og + o, b.wrapping_add(dot(x_group, w_row)));
+            }
+        }
+    }
+}
 
 /// `acc[o] = bias[o] + sum_i x[g(o) * ig + i] * w[o * ig + i]` for one input row.
 ///
@@ -50,6 +69,14 @@ pub fn depthwise<X: Copy + Into<i32>>(x: &[X], channels: usize, t: usize, w: &[i
         for ((a, &xv), taps) in acc.iter_mut().zip(row).zip(w.chunks_exact(k)) {
             *a = a.wrapping_add(xv.into().wrapping_mul(taps[j] as i32));
         }
+    }
+}
+
+/// `sums[c] += weight * row[c]`, `i32` wrapping.
+#[inline]
+pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
+    for (sum, &v) in sums.iter_mut().zip(row) {
+        *sum = sum.wrapping_add(weight.wrapping_mul(v as i32));
     }
 }
 

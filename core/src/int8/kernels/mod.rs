@@ -1,8 +1,102 @@
-//! The engine's inner loops, tract-style: a plain portable kernel per op in [`generic`], which
-//! every target can run and which defines the results bit for bit. Per-architecture kernels
-//! (Cortex-M DSP `SMLAD`, AArch64 `SDOT`, x86 AVX2) will sit beside it, be chosen at compile
-//! time, and be tested to give identical integers.
+//! The engine's inner loops behind one seam, tract-style.
+//!
+//! [`Kernels`] lists every inner operation of the forward pass. Its default methods are the
+//! portable code in [`generic`]: integer arithmetic only, `i32` wrapping sums, and the
+//! definition of every result bit. [`Generic`] uses them all. A per-architecture
+//! implementation overrides the methods it makes faster and inherits the rest; because `i32`
+//! wrapping sums are associative, any order of the products gives the same integers, and the
+//! shared kernel suite (`tests/on-target/src/kernels.rs`, run on the host and on every QEMU
+//! board) proves each implementation identical to [`Generic`].
+//!
+//! [`Native`] is the implementation the engine runs, chosen at compile time by `core/build.rs`
+//! from the target and `-C target-cpu` (stable Rust exposes no `target_feature` for the Arm
+//! DSP or Helium extensions): `CONVBERT_KERNELS=generic` at build time forces the portable code.
+//!
+//! | `cfg(convbert_kernels)` | targets | [`Native`] |
+//! |---|---|---|
+//! | `"dsp"` | `thumbv7em` (Cortex-M4/M7), `thumbv8m.main` with cortex-m33/m35p | `ArmDsp` (`SMLAD`) |
+//! | `"mve"` | `thumbv8m.main` with cortex-m55/m85 | `ArmMve` (Helium) |
+//! | `"generic"` | everything else | [`Generic`] |
 
 pub mod generic;
 
-pub use generic::{dense, depthwise, dot};
+use super::model::QDense;
+use super::Requant;
+
+/// Rows of `[rows, ins]` activations that [`Kernels::dense`] may copy into its scratch, e.g. to
+/// interleave a tile of tokens. The engine's arena holds `SCRATCH_ROWS * max(ins)` `i16`s for
+/// it on every target, so that `arena_bytes` is the same number on the host and on the device.
+pub const SCRATCH_ROWS: usize = 2;
+
+/// The inner operations of the forward pass; see the module doc. Every method has the portable
+/// definition as its default.
+pub trait Kernels {
+    /// A dense layer over a block of tokens: for every token row `t` of `x` (`[rows, ins]`,
+    /// int16) and every output channel `o` of `layer`, calls
+    /// `sink(t, o, bias[o] + sum_i x[t, g(o) * ig + i] * w[o, i])` once, in any order
+    /// (`ig = ins / groups`, `g(o)` the group of channel `o`, sums `i32` wrapping).
+    ///
+    /// `scratch` holds at least [`SCRATCH_ROWS`]` * ins` values (less: the kernel must still
+    /// give the same result, e.g. by running the portable loop).
+    #[inline]
+    fn dense<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut S) {
+        let _ = scratch;
+        generic::dense_rows(x, ins, layer, sink);
+    }
+
+    /// `sum_i a[i] * b[i]` over int8 vectors, `i32` wrapping: attention scores `q . k`.
+    #[inline]
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        generic::dot(a, b)
+    }
+
+    /// `sums[c] += weight * row[c]`: one term of an attention context (`P V`) or a dynamic
+    /// convolution (taps x conv value).
+    #[inline]
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
+        generic::accumulate(sums, weight, row);
+    }
+
+    /// Depthwise 1-D convolution of token `t` over `[L, channels]` rows; see
+    /// [`generic::depthwise`].
+    #[inline]
+    fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
+        generic::depthwise(x, channels, t, w, k, acc);
+    }
+
+    /// `out[c] = requant[c].to_i16(acc[c])`.
+    #[inline]
+    fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {
+        for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
+            *o = rq.to_i16(a);
+        }
+    }
+}
+
+/// The portable implementation: every default method of [`Kernels`].
+pub struct Generic;
+
+impl Kernels for Generic {}
+
+#[cfg(all(target_arch = "arm", convbert_kernels = "dsp"))]
+mod arm_dsp;
+#[cfg(all(target_arch = "arm", convbert_kernels = "dsp"))]
+pub use arm_dsp::ArmDsp as Native;
+
+#[cfg(all(target_arch = "arm", convbert_kernels = "mve"))]
+mod arm_mve;
+#[cfg(all(target_arch = "arm", convbert_kernels = "mve"))]
+pub use arm_mve::ArmMve as Native;
+
+/// The implementation the engine runs on this target; see the module doc.
+#[cfg(not(all(target_arch = "arm", any(convbert_kernels = "dsp", convbert_kernels = "mve"))))]
+pub type Native = Generic;
+
+/// The name of [`Native`], for reports (`"generic"`, `"dsp"`, `"mve"`).
+pub const NATIVE_NAME: &str = if cfg!(all(target_arch = "arm", convbert_kernels = "dsp")) {
+    "dsp"
+} else if cfg!(all(target_arch = "arm", convbert_kernels = "mve")) {
+    "mve"
+} else {
+    "generic"
+};

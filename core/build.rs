@@ -1,0 +1,31 @@
+//! Chooses the engine's kernels (`cfg(convbert_kernels)`, see `src/int8/kernels/mod.rs`) from
+//! the target and `-C target-cpu`: stable Rust exposes no `target_feature` cfg for the Arm DSP
+//! extension or Helium, so the choice is made here from what the build says about the core.
+
+use std::env;
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(convbert_kernels, values(\"generic\", \"dsp\", \"mve\"))");
+    println!("cargo::rerun-if-env-changed=CONVBERT_KERNELS");
+    let target = env::var("TARGET").unwrap_or_default();
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let flags: Vec<&str> = flags.split('\x1f').collect();
+    // `-C target-cpu=X` arrives as one flag (`-Ctarget-cpu=X`) or two (`-C`, `target-cpu=X`).
+    let setting = |key: &str| {
+        flags.iter().rev().find_map(|f| f.trim_start_matches("-C").strip_prefix(key).map(str::to_owned))
+    };
+    let cpu = setting("target-cpu=").unwrap_or_default();
+    let features = setting("target-feature=").unwrap_or_default();
+    let has = |feature: &str| features.split(',').any(|f| f == format!("+{feature}"));
+
+    let mve = has("mve") || matches!(cpu.as_str(), "cortex-m55" | "cortex-m85");
+    // ARMv7E-M is ARMv7-M with the DSP extension; on ARMv8-M Mainline it is optional.
+    let dsp = has("dsp") || target.starts_with("thumbv7em") || matches!(cpu.as_str(), "cortex-m33" | "cortex-m35p");
+    let kernels = match env::var("CONVBERT_KERNELS").ok().as_deref() {
+        Some("generic") => "generic",
+        _ if target.starts_with("thumb") && mve => "mve",
+        _ if target.starts_with("thumb") && dsp => "dsp",
+        _ => "generic",
+    };
+    println!("cargo::rustc-cfg=convbert_kernels=\"{kernels}\"");
+}
