@@ -1,21 +1,30 @@
 //! The int8 forward pass, top to bottom, and the arena it runs in.
 //!
-//! Shapes: L tokens, H hidden, E embedding, A = H/2, nh heads of width hs, K taps, I
-//! intermediate. Activation buffers are `[L, width]` row-major. Every buffer is carved once
-//! from the caller's arena by [`Engine::new`]; the pass allocates nothing and reuses buffers
-//! across layers. The depthwise filter, the mixed heads with the attention output, and the FFN
-//! run one token at a time, so their `[H]` and `[I]` rows never exist for all tokens at once.
+//! Shapes: L tokens, H hidden, E embedding, A = all_head_size, nh attention heads of width hs,
+//! K taps, I intermediate. Activation buffers are `[L, width]` row-major. Every buffer is
+//! carved once from the caller's arena by [`Engine::new`]; the pass allocates nothing and reuses
+//! buffers across layers. The inner loops are [`Native`]'s (`kernels`); this file only says
+//! what is computed, in which order, into which buffer.
+//!
+//! The stages that need whole rows per token (the span-aware key and its taps, the mixed heads
+//! with the attention output, the FFN) run a tile of [`TILE`] tokens at a time: their `[H]`,
+//! `[A]` and `[I]` rows exist for one tile, never for all L tokens, and each weight row that a
+//! product loads serves every token of the tile.
 
 use super::activation;
-use super::format::{self, layer};
-use super::kernels::generic::{dense, depthwise, dot};
-use super::Requant;
+use super::format::LnOutput;
+use super::kernels::{Kernels, Native, SCRATCH_ROWS};
 use super::layer_norm::{layer_norm, Affine};
-use super::model::{Model, QDense};
+use super::model::{Model, QLayer};
 use super::softmax::softmax_q15;
+use super::Requant;
 use crate::input::{self, RunError};
 use crate::tokenizer::TokenizeError;
 use core::fmt;
+
+/// Tokens per tile in the tiled stages (see the module doc): two, the token tile of the
+/// Cortex-M kernels, which keeps the tiles' rows small on a microcontroller.
+const TILE: usize = 2;
 
 /// Why [`Engine::new`] or a classification failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,10 +88,11 @@ struct Plan {
     residual: usize,
     taps: usize,
     probs: usize,
-    qkv: usize,
+    qk: usize,
     values: usize,
     span_key: usize,
-    row16: usize,
+    rows: usize,
+    scratch: usize,
 }
 
 impl Plan {
@@ -95,16 +105,21 @@ impl Plan {
         Self {
             ids: l,
             scores: l,
-            acc: h.max(i).max(taps).max(e).max(c.num_labels),
+            // A tile's i32 rows: embedding sums [E], kernel logits [nh*K], attention and
+            // FFN outputs [H]; the classifier's logits [labels].
+            acc: TILE * h.max(e).max(taps).max(c.num_labels),
             logits: c.num_labels,
             residual: rows(h),
             taps: rows(taps),
             probs: l.max(c.num_labels),
-            // query and key, then value and conv value
-            qkv: rows(a).saturating_mul(2),
+            // query and key (i8), then value and conv value (i16)
+            qk: rows(a).saturating_mul(2),
             values: rows(a).saturating_mul(2),
-            span_key: rows(a),
-            row16: i.max(h).max(e),
+            span_key: TILE * a,
+            // A tile's i16 rows: LayerNorm(E) outputs, filtered [H], mixed [H], activated [I].
+            rows: TILE * h.max(i).max(e),
+            // The widest input of any product: H, I, E (projection) or A (kernel generator).
+            scratch: SCRATCH_ROWS * h.max(i).max(e).max(a),
         }
     }
 
@@ -113,9 +128,9 @@ impl Plan {
     /// arena no one has, never a small number.
     fn bytes(&self) -> usize {
         let words = [self.ids, self.scores, self.acc, self.logits];
-        let halves = [self.residual, self.taps, self.probs, self.values, self.span_key, self.row16];
+        let halves = [self.residual, self.taps, self.probs, self.values, self.span_key, self.rows, self.scratch];
         let sum = |counts: &[usize]| counts.iter().fold(0usize, |s, &n| s.saturating_add(n));
-        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qkv).saturating_add(3)
+        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qk).saturating_add(3)
     }
 }
 
@@ -141,7 +156,8 @@ pub struct Engine<'m, 'a> {
     value: &'a mut [i16],
     conv_value: &'a mut [i16],
     span_key: &'a mut [i16],
-    row16: &'a mut [i16],
+    rows: &'a mut [i16],
+    scratch: &'a mut [i16],
 }
 
 impl<'m, 'a> Engine<'m, 'a> {
@@ -168,9 +184,10 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (probs, rest) = take::<u16>(rest, plan.probs);
         let (values, rest) = take::<i16>(rest, plan.values);
         let (span_key, rest) = take::<i16>(rest, plan.span_key);
-        let (row16, rest) = take::<i16>(rest, plan.row16);
-        let (qkv, _) = take::<i8>(rest, plan.qkv);
-        let (query, key) = qkv.split_at_mut(qkv.len() / 2);
+        let (rows, rest) = take::<i16>(rest, plan.rows);
+        let (scratch, rest) = take::<i16>(rest, plan.scratch);
+        let (qk, _) = take::<i8>(rest, plan.qk);
+        let (query, key) = qk.split_at_mut(qk.len() / 2);
         let (value, conv_value) = values.split_at_mut(values.len() / 2);
         Ok(Self {
             model: *model,
@@ -187,7 +204,8 @@ impl<'m, 'a> Engine<'m, 'a> {
             value,
             conv_value,
             span_key,
-            row16,
+            rows,
+            scratch,
         })
     }
 
@@ -254,7 +272,7 @@ impl<'m, 'a> Engine<'m, 'a> {
             f(0, span(self.residual, 0, l * h));
         }
         for n in 0..c.num_hidden_layers {
-            self.layer(n, l);
+            self.layer(&self.model.layer(n), l);
             if let Some(f) = observe.as_mut() {
                 f(n + 1, span(self.residual, 0, l * h));
             }
@@ -262,159 +280,132 @@ impl<'m, 'a> Engine<'m, 'a> {
         Ok(())
     }
 
-    /// ConvBertEmbeddings (+ projection): residual[t] from word + position + type.
+    /// ConvBertEmbeddings (+ projection): residual[t] = LN(word + position + type), a tile at
+    /// a time.
     fn embed(&mut self, l: usize) {
         let m = self.model;
         let c = m.config();
         let (h, e) = (c.hidden_size, c.embedding_size);
-        let s = m.embedding_scalars();
-        let (word, word_rq) = (m.i8s(format::global::WORD), m.requants(format::global::WORD_REQUANT));
-        let (position, position_rq) = (m.i8s(format::global::POSITION), m.requants(format::global::POSITION_REQUANT));
-        let (token_type, token_type_rq) = (m.i8s(format::global::TOKEN_TYPE), m.requants(format::global::TOKEN_TYPE_REQUANT));
-        let affine = Affine { gamma: m.i16s(format::global::LN_GAMMA), beta: m.i32s(format::global::LN_BETA) };
-        let project = c.has_embeddings_project().then(|| m.dense(format::global::PROJECT_WEIGHT, 1));
-
-        for (t, &id) in span(self.ids, 0, l).iter().enumerate() {
-            let id = id as usize;
-            // Each row has its own scale; the sum is on the embedding LayerNorm's domain.
-            // Token type 0 (single sentences).
-            let (w_rq, p_rq, t_rq) = (word_rq.get(id), position_rq.get(t), token_type_rq.first());
-            let (Some(&w_rq), Some(&p_rq), Some(&t_rq)) = (w_rq, p_rq, t_rq) else { continue };
-            let (w, p, ty) = (span(word, id * e, e), span(position, t * e, e), span(token_type, 0, e));
-            let z = span_mut(self.acc, 0, e);
-            for (((zc, &wv), &pv), &tv) in z.iter_mut().zip(w).zip(p).zip(ty) {
-                *zc = w_rq.apply(wv as i32).saturating_add(p_rq.apply(pv as i32)).saturating_add(t_rq.apply(tv as i32));
+        let emb = m.embeddings();
+        let ln = emb.scalars.ln;
+        for t0 in (0..l).step_by(TILE) {
+            let n = TILE.min(l - t0);
+            // LN(word + position + token type 0), each row on its own scale.        [n, E] i32
+            for tt in 0..n {
+                let (t, z) = (t0 + tt, span_mut(self.acc, tt * e, e));
+                let id = self.ids.get(t).map_or(0, |&id| id as usize);
+                let (w_rq, p_rq, t_rq) = (emb.word_requant.get(id), emb.position_requant.get(t), emb.token_type_requant.first());
+                let (Some(&w_rq), Some(&p_rq), Some(&t_rq)) = (w_rq, p_rq, t_rq) else { continue };
+                let (word, position, token_type) = (span(emb.word, id * e, e), span(emb.position, t * e, e), span(emb.token_type, 0, e));
+                Native::sum_rows(z, [(word, w_rq), (position, p_rq), (token_type, t_rq)]);
+                layer_norm(z, emb.ln, ln.eps_q);
             }
-            layer_norm(z, affine, s.ln.eps_q);
-            let residual = span_mut(self.residual, t * h, h);
-            match &project {
-                // E == H: the LayerNorm's i16 output is the residual row.
-                None => write_ln_output(z, &s.ln, residual),
-                // E != H (either way round): the E-wide i16 output goes to `row16`, then
-                // embeddings_project (Linear E -> H) into the residual row.
-                Some(p) => {
-                    let projected_input = span_mut(self.row16, 0, e);
-                    write_ln_output(z, &s.ln, projected_input);
-                    dense_rows(p, projected_input, residual, &mut self.acc, Requant::to_i16);
+            let (z, residual) = (span(self.acc, 0, n * e), span_mut(self.residual, t0 * h, n * h));
+            match &emb.project {
+                // E == H: the LayerNorm's i16 output is the residual row.              [n, H]
+                None => Native::scale_i16(z, ln.residual, residual),
+                // E != H (either way round): the E-wide output, then embeddings_project.
+                Some(project) => {
+                    let projected_input = span_mut(self.rows, 0, n * e);
+                    Native::scale_i16(z, ln.residual, projected_input);
+                    Native::dense(projected_input, e, project, self.scratch, &mut store(residual, h, project.requant, Requant::to_i16));
                 }
             }
         }
     }
 
     /// One ConvBertLayer: mixed attention, then the FFN. Updates `residual` in place.
-    fn layer(&mut self, n: usize, l: usize) {
-        let m = self.model;
-        let c = *m.config();
-        let (h, a, hs, nh, k) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
-        let base = m.layer_slot(n);
-        let s = m.layer_scalars(n);
-        let pad = k / 2;
-        // The layer's input: the i16 residual stream, which the matrix products read directly.
-        let (x, acc) = (span(self.residual, 0, l * h), &mut *self.acc);
-
-        // q, k, v, conv value = requant(W x + b)                                   [L, A] i8
-        dense_rows(&m.dense(base + layer::QUERY, 1), x, span_mut(self.query, 0, l * a), acc, Requant::to_i8);
-        dense_rows(&m.dense(base + layer::KEY, 1), x, span_mut(self.key, 0, l * a), acc, Requant::to_i8);
-        dense_rows(&m.dense(base + layer::VALUE, 1), x, span_mut(self.value, 0, l * a), acc, Requant::to_i16);
-        dense_rows(&m.dense(base + layer::CONV_VALUE, 1), x, span_mut(self.conv_value, 0, l * a), acc, Requant::to_i16);
-
-        // Span-aware key, one token at a time: depthwise K-tap filter per channel (a row of
-        // `row16`), then pointwise H -> A.                                        [L, A] i16
-        let depthwise_w = m.i8s(base + layer::DEPTHWISE_WEIGHT);
-        let depthwise_rq = m.requants(base + layer::DEPTHWISE_REQUANT);
-        let pointwise = m.dense(base + layer::POINTWISE, 1);
-        for t in 0..l {
-            depthwise(x, h, t, depthwise_w, k, span_mut(acc, 0, h));
-            let filtered = span_mut(self.row16, 0, h);
-            for ((o, &v), rq) in filtered.iter_mut().zip(acc.iter()).zip(depthwise_rq) {
-                *o = rq.to_i16(v);
-            }
-            dense_rows(&pointwise, filtered, span_mut(self.span_key, t * a, a), acc, Requant::to_i16);
-        }
-
-        // Conv kernels: softmax_j((span_key * q) Wck^T + bck) per token and head, Q15.   [L, nh*K]
-        for (ks, &q) in span_mut(self.span_key, 0, l * a).iter_mut().zip(self.query.iter()) {
-            *ks = s.key_query.to_i16(*ks as i32 * q as i32);
-        }
-        let kernel = m.dense(base + layer::KERNEL, 1);
+    fn layer(&mut self, layer: &QLayer<'_>, l: usize) {
+        let c = *self.model.config();
+        let (h, a, hs, nh, k, i) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size, c.intermediate_size);
+        let s = &layer.scalars;
         let taps = nh * k;
-        for t in 0..l {
-            let logits = span_mut(acc, 0, taps);
-            dense(span(self.span_key, t * a, a), kernel.weight, kernel.bias, 1, logits);
-            for (v, rq) in logits.iter_mut().zip(kernel.requant) {
-                *v = rq.apply(*v);
+        let pad = k / 2;
+        let Self { residual, query, key, value, conv_value, span_key, taps: all_taps, rows, acc, scores, probs, scratch, .. } = self;
+        let (query, key, value, conv_value) = (span_mut(query, 0, l * a), span_mut(key, 0, l * a), span_mut(value, 0, l * a), span_mut(conv_value, 0, l * a));
+
+        // q, k, v, conv value = requant(W x + b), x the i16 residual stream.        [L, A]
+        let x = span(residual, 0, l * h);
+        Native::dense(x, h, &layer.query, scratch, &mut store(query, a, layer.query.requant, Requant::to_i8));
+        Native::dense(x, h, &layer.key, scratch, &mut store(key, a, layer.key.requant, Requant::to_i8));
+        Native::dense(x, h, &layer.value, scratch, &mut store(value, a, layer.value.requant, Requant::to_i16));
+        Native::dense(x, h, &layer.conv_value, scratch, &mut store(conv_value, a, layer.conv_value.requant, Requant::to_i16));
+
+        // The dynamic convolution's taps, a tile at a time: softmax_j over each head's K
+        // logits of ((span-aware key * q) Wck^T + bck), Q15.                       [L, nh*K]
+        for t0 in (0..l).step_by(TILE) {
+            let n = TILE.min(l - t0);
+            // Span-aware key: depthwise K-tap filter per channel, then pointwise H -> A.
+            let filtered = span_mut(rows, 0, n * h);
+            for (tt, row) in filtered.chunks_exact_mut(h.max(1)).enumerate() {
+                let sums = span_mut(acc, 0, h);
+                Native::depthwise(x, h, t0 + tt, layer.depthwise, k, sums);
+                Native::requantize_i16(sums, layer.depthwise_requant, row);  //     [n, H]
             }
-            let token_taps = span_mut(self.taps, t * taps, taps);
-            for head in 0..nh {
-                softmax_q15(span(logits, head * k, k), s.taps_log2, span_mut(token_taps, head * k, k));
+            let span_key = span_mut(span_key, 0, n * a);
+            Native::dense(filtered, h, &layer.pointwise, scratch, &mut store(span_key, a, layer.pointwise.requant, Requant::to_i16));
+            Native::multiply_i16_i8(span_key, span(query, t0 * a, n * a), s.key_query); // [n, A]
+            let logits = span_mut(acc, 0, n * taps);
+            Native::dense(span_key, a, &layer.kernel, scratch, &mut store(logits, taps, layer.kernel.requant, Requant::apply));
+            for (tt, token_logits) in logits.chunks_exact(taps.max(1)).enumerate() {
+                let token_taps = span_mut(all_taps, (t0 + tt) * taps, taps);
+                for (head_logits, head_taps) in token_logits.chunks_exact(k.max(1)).zip(token_taps.chunks_exact_mut(k.max(1))) {
+                    softmax_q15(head_logits, s.taps_log2, head_taps);
+                }
             }
         }
 
-        // One token at a time: mixed = concat(attention heads, conv heads) (a row of `row16`),
-        // then the attention output LN(W mixed + b + residual) into residual[t]. The other
-        // tokens' q, k, v, conv value and taps are all computed, so residual[t] is free.
-        let output = m.dense(base + layer::ATTENTION_OUTPUT, 1);
-        let ln1 = Affine { gamma: m.i16s(base + layer::ATTENTION_LN_GAMMA), beta: m.i32s(base + layer::ATTENTION_LN_BETA) };
-        for t in 0..l {
-            let mixed = span_mut(self.row16, 0, h);
-            for head in 0..nh {
-                let col = head * hs;
-                // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
-                let q = span(self.query, t * a + col, hs);
-                let scores = span_mut(self.scores, 0, l);
-                for (u, score) in scores.iter_mut().enumerate() {
-                    *score = dot(q, span(self.key, u * a + col, hs));
-                }
-                let probs = span_mut(self.probs, 0, l);
-                softmax_q15(scores, s.scores_log2, probs);
-                // Q15 weights summing to at most 2^15 + L times int16 values: |sum| < 2^31,
-                // exact in i32 (`config::limits`).
-                let sums = span_mut(acc, 0, hs);
-                sums.fill(0);
-                for (u, &p) in probs.iter().enumerate() {
-                    for (sum, &v) in sums.iter_mut().zip(span(self.value, u * a + col, hs)) {
-                        *sum = sum.wrapping_add(p as i32 * v as i32);
+        // A tile at a time: mixed = concat(attention heads, conv heads), then the attention
+        // output LN(W mixed + b + residual) into residual[t]. Every token's q, k, v, conv value
+        // and taps exist already, so the tile's residual rows are free to overwrite.
+        for t0 in (0..l).step_by(TILE) {
+            let n = TILE.min(l - t0);
+            let mixed = span_mut(rows, 0, n * h);
+            for (tt, mixed) in mixed.chunks_exact_mut(h.max(1)).enumerate() {
+                let t = t0 + tt;
+                for head in 0..nh {
+                    let col = head * hs;
+                    let sums = span_mut(acc, 0, hs);
+                    // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
+                    let q = span(query, t * a + col, hs);
+                    let scores = span_mut(scores, 0, l);
+                    for (u, score) in scores.iter_mut().enumerate() {
+                        *score = Native::dot_i8(q, span(key, u * a + col, hs));
                     }
-                }
-                for (o, &sum) in span_mut(mixed, col, hs).iter_mut().zip(sums.iter()) {
-                    *o = s.context.to_i16(sum);
-                }
-                // Dynamic convolution: the head's K taps slide over the conv value.
-                sums.fill(0);
-                for (j, &p) in span(self.taps, (t * nh + head) * k, k).iter().enumerate() {
-                    let Some(src) = (t + j).checked_sub(pad).filter(|&src| src < l) else { continue };
-                    for (sum, &v) in sums.iter_mut().zip(span(self.conv_value, src * a + col, hs)) {
-                        *sum = sum.wrapping_add(p as i32 * v as i32);
+                    let probs = span_mut(probs, 0, l);
+                    softmax_q15(scores, s.scores_log2, probs);
+                    // Q15 weights summing to at most 2^15 + L times int16 values: |sum| < 2^31,
+                    // exact in i32 (`config::limits`).
+                    sums.fill(0);
+                    for (u, &p) in probs.iter().enumerate() {
+                        Native::accumulate(sums, p as i32, span(value, u * a + col, hs));
                     }
-                }
-                for (o, &sum) in span_mut(mixed, a + col, hs).iter_mut().zip(sums.iter()) {
-                    *o = s.conv.to_i16(sum);
+                    Native::scale_i16(sums, s.context, span_mut(mixed, col, hs));
+                    // Dynamic convolution: the head's K taps slide over the conv value.
+                    sums.fill(0);
+                    for (j, &p) in span(all_taps, (t * nh + head) * k, k).iter().enumerate() {
+                        let Some(src) = (t + j).checked_sub(pad).filter(|&src| src < l) else { continue };
+                        Native::accumulate(sums, p as i32, span(conv_value, src * a + col, hs));
+                    }
+                    Native::scale_i16(sums, s.conv, span_mut(mixed, a + col, hs));
                 }
             }
-            let z = span_mut(acc, 0, h);
-            let residual = span_mut(self.residual, t * h, h);
-            dense(mixed, output.weight, output.bias, 1, z);
-            add_residual(z, output.requant, residual, s.attention_residual);
-            layer_norm(z, ln1, s.attention_ln.eps_q);
-            write_ln_output(z, &s.attention_ln, residual);
+            let z = span_mut(acc, 0, n * h);
+            Native::dense(span(rows, 0, n * h), h, &layer.attention_output, scratch, &mut store_sums(z, h));
+            let residual = span_mut(residual, t0 * h, n * h);
+            add_and_norm(z, layer.attention_output.requant, residual, s.attention_residual, layer.attention_ln, &s.attention_ln);
         }
 
-        // FFN, one token at a time: LN(W2 act(W1 x + b1) + b2 + residual)
-        let (ffn_in, ffn_out) = (m.dense(base + layer::FFN_IN, c.num_groups), m.dense(base + layer::FFN_OUT, c.num_groups));
-        let table = m.i16s(base + layer::ACTIVATION_TABLE);
-        let ln2 = Affine { gamma: m.i16s(base + layer::FFN_LN_GAMMA), beta: m.i32s(base + layer::FFN_LN_BETA) };
-        let i = c.intermediate_size;
-        for t in 0..l {
-            let residual = span_mut(self.residual, t * h, h);
-            let activated = span_mut(self.row16, 0, i);
-            let hidden = span_mut(acc, 0, i);
-            dense(residual, ffn_in.weight, ffn_in.bias, ffn_in.groups, hidden);
-            activate(hidden, ffn_in.requant, table, activated);
-            let z = span_mut(acc, 0, h);
-            dense(activated, ffn_out.weight, ffn_out.bias, ffn_out.groups, z);
-            add_residual(z, ffn_out.requant, residual, s.ffn_residual);
-            layer_norm(z, ln2, s.ffn_ln.eps_q);
-            write_ln_output(z, &s.ffn_ln, residual);
+        // FFN, a tile at a time: LN(W2 act(W1 x + b1) + b2 + residual).
+        for t0 in (0..l).step_by(TILE) {
+            let n = TILE.min(l - t0);
+            let activated = span_mut(rows, 0, n * i); //                                [n, I]
+            let x = span(residual, t0 * h, n * h);
+            Native::dense(x, h, &layer.ffn_in, scratch, &mut store_activated(activated, i, layer.ffn_in.requant, layer.activation));
+            let z = span_mut(acc, 0, n * h); //                                          [n, H]
+            Native::dense(activated, i, &layer.ffn_out, scratch, &mut store_sums(z, h));
+            let residual = span_mut(residual, t0 * h, n * h);
+            add_and_norm(z, layer.ffn_out.requant, residual, s.ffn_residual, layer.ffn_ln, &s.ffn_ln);
         }
     }
 
@@ -427,20 +418,14 @@ impl<'m, 'a> Engine<'m, 'a> {
             return Err(ClassifyError::NoClassifier);
         }
         let h = c.hidden_size;
-        let base = m.classifier_slot();
-        let head_dense = m.dense(base + format::classifier::DENSE, 1);
-        let table = m.i16s(base + format::classifier::ACTIVATION_TABLE);
-        let out = m.dense(base + format::classifier::OUT_PROJ, 1);
-
-        let (hidden, activated) = (span_mut(self.acc, 0, h), span_mut(self.row16, 0, h));
-        dense(span(self.residual, 0, h), head_dense.weight, head_dense.bias, 1, hidden);
-        activate(hidden, head_dense.requant, table, activated);
-        dense(activated, out.weight, out.bias, 1, span_mut(self.acc, 0, labels));
-        for ((logit, &a), rq) in self.logits.iter_mut().zip(self.acc.iter()).zip(out.requant) {
-            *logit = rq.apply(a);
-        }
+        let head = m.classifier();
+        let activated = span_mut(self.rows, 0, h);
+        let cls = span(self.residual, 0, h);
+        Native::dense(cls, h, &head.dense, self.scratch, &mut store_activated(activated, h, head.dense.requant, head.activation));
+        let logits = span_mut(self.logits, 0, labels);
+        Native::dense(activated, h, &head.out_proj, self.scratch, &mut store(logits, labels, head.out_proj.requant, Requant::apply));
         let (logits, probs) = (span(self.logits, 0, labels), span_mut(self.probs, 0, labels));
-        softmax_q15(logits, m.classifier_scalars().logits_log2, probs);
+        softmax_q15(logits, head.scalars.logits_log2, probs);
         // The first best on a tie, as torch.argmax.
         let (mut best, mut best_logit) = (0, i32::MIN);
         for (i, &v) in logits.iter().enumerate() {
@@ -456,6 +441,45 @@ impl<'m, 'a> Engine<'m, 'a> {
             tokens,
             truncated,
         })
+    }
+}
+
+/// A sink for [`Kernels::dense`] that stores `convert(requant[o], sum)` at `out[t * width + o]`
+/// (`Requant::to_i8`, `to_i16` or `apply`).
+fn store<'o, Y>(out: &'o mut [Y], width: usize, requant: &'o [Requant], convert: fn(Requant, i32) -> Y) -> impl FnMut(usize, usize, i32) + 'o {
+    move |t, o, sum| {
+        if let (Some(y), Some(&rq)) = (out.get_mut(t * width + o), requant.get(o)) {
+            *y = convert(rq, sum);
+        }
+    }
+}
+
+/// A sink that keeps the raw `i32` sums, for the products a LayerNorm follows.
+fn store_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, i32) + '_ {
+    move |t, o, sum| {
+        if let Some(y) = out.get_mut(t * width + o) {
+            *y = sum;
+        }
+    }
+}
+
+/// A sink that stores `act(requant[o].to_i16(sum))` through the activation's table.
+fn store_activated<'o>(out: &'o mut [i16], width: usize, requant: &'o [Requant], table: &'o [i16]) -> impl FnMut(usize, usize, i32) + 'o {
+    move |t, o, sum| {
+        if let (Some(y), Some(rq)) = (out.get_mut(t * width + o), requant.get(o)) {
+            *y = activation::lookup(table, rq.to_i16(sum));
+        }
+    }
+}
+
+/// Rows of `z` (branch sums, `[n, H]`): `residual = LN(branch(z) + residual)` on the
+/// LayerNorm's domain, back to the i16 residual stream.
+fn add_and_norm(z: &mut [i32], branch: &[Requant], residual: &mut [i16], residual_rq: Requant, affine: Affine<'_>, ln: &LnOutput) {
+    let h = affine.gamma.len().max(1);
+    for (z, residual) in z.chunks_exact_mut(h).zip(residual.chunks_exact_mut(h)) {
+        Native::add_residual(z, branch, residual, residual_rq);
+        layer_norm(z, affine, ln.eps_q);
+        Native::scale_i16(z, ln.residual, residual);
     }
 }
 
@@ -478,43 +502,4 @@ fn span_mut<T>(buf: &mut [T], start: usize, len: usize) -> &mut [T] {
 fn take<T: bytemuck::Pod>(bytes: &mut [u8], n: usize) -> (&mut [T], &mut [u8]) {
     let (head, tail) = bytes.split_at_mut((n * core::mem::size_of::<T>()).min(bytes.len()));
     (bytemuck::try_cast_slice_mut(head).unwrap_or(&mut []), tail)
-}
-
-/// `output[t] = store(requant, W input[t] + b)` for every row (`Requant::to_i8` or `to_i16`).
-fn dense_rows<X: Copy + Into<i32>, Y>(d: &QDense<'_>, input: &[X], output: &mut [Y], acc: &mut [i32], store: fn(Requant, i32) -> Y) {
-    let outs = d.requant.len();
-    if outs == 0 {
-        return;
-    }
-    let ins = input.len() / (output.len() / outs).max(1);
-    for (x, y) in input.chunks_exact(ins.max(1)).zip(output.chunks_exact_mut(outs)) {
-        let acc = span_mut(acc, 0, outs);
-        dense(x, d.weight, d.bias, d.groups, acc);
-        for ((o, &a), rq) in y.iter_mut().zip(acc.iter()).zip(d.requant) {
-            *o = store(*rq, a);
-        }
-    }
-}
-
-/// `z[c] = requant_c(z[c]) + residual_rq(residual[c])`: the branch and the residual on the
-/// LayerNorm's domain.
-fn add_residual(z: &mut [i32], branch_rq: &[super::Requant], residual: &[i16], residual_rq: super::Requant) {
-    for ((v, rq), &r) in z.iter_mut().zip(branch_rq).zip(residual) {
-        *v = rq.apply(*v).saturating_add(residual_rq.apply(r as i32));
-    }
-}
-
-/// `out[c] = act(requant_c(acc[c]))`: the activation through the host's interpolated table.
-fn activate(acc: &[i32], requant: &[super::Requant], table: &[i16], out: &mut [i16]) {
-    for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
-        *o = activation::lookup(table, rq.to_i16(a));
-    }
-}
-
-/// A LayerNorm's output into the int16 residual stream (which is also the next matrix
-/// products' input).
-fn write_ln_output(y: &[i32], ln: &format::LnOutput, residual: &mut [i16]) {
-    for (r, &v) in residual.iter_mut().zip(y) {
-        *r = ln.residual.to_i16(v);
-    }
 }

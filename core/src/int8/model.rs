@@ -7,6 +7,7 @@
 //! copied.
 
 use super::format::{self, ClassifierScalars, Dtype, EmbeddingScalars, Header, LayerScalars, LnOutput};
+use super::layer_norm::Affine;
 use super::Requant;
 use crate::lines::lines;
 use crate::tokenizer::{Tokenizer, TokenizerSettings, Vocab, VocabError};
@@ -260,52 +261,159 @@ impl<'a> Model<'a> {
         slot_bytes(self.blob, self.table, slot).len()
     }
 
-    pub(crate) fn i8s(&self, slot: usize) -> &'a [i8] {
+    /// The embeddings' tensors.
+    pub fn embeddings(&self) -> QEmbeddings<'a> {
+        use format::global::*;
+        let c = &self.config;
+        QEmbeddings {
+            word: self.i8s(WORD),
+            word_requant: self.requants(WORD_REQUANT),
+            position: self.i8s(POSITION),
+            position_requant: self.requants(POSITION_REQUANT),
+            token_type: self.i8s(TOKEN_TYPE),
+            token_type_requant: self.requants(TOKEN_TYPE_REQUANT),
+            ln: Affine { gamma: self.i16s(LN_GAMMA), beta: self.i32s(LN_BETA) },
+            project: c.has_embeddings_project().then(|| self.dense(PROJECT_WEIGHT, 1)),
+            scalars: self.record(SCALARS),
+        }
+    }
+
+    /// Encoder layer `n`'s tensors (`n < num_hidden_layers`).
+    pub fn layer(&self, n: usize) -> QLayer<'a> {
+        use format::layer::*;
+        let base = format::GLOBAL_SLOTS + n * format::LAYER_SLOTS;
+        let groups = self.config.num_groups;
+        QLayer {
+            query: self.dense(base + QUERY, 1),
+            key: self.dense(base + KEY, 1),
+            value: self.dense(base + VALUE, 1),
+            conv_value: self.dense(base + CONV_VALUE, 1),
+            depthwise: self.i8s(base + DEPTHWISE_WEIGHT),
+            depthwise_requant: self.requants(base + DEPTHWISE_REQUANT),
+            pointwise: self.dense(base + POINTWISE, 1),
+            kernel: self.dense(base + KERNEL, 1),
+            attention_output: self.dense(base + ATTENTION_OUTPUT, 1),
+            attention_ln: Affine { gamma: self.i16s(base + ATTENTION_LN_GAMMA), beta: self.i32s(base + ATTENTION_LN_BETA) },
+            ffn_in: self.dense(base + FFN_IN, groups),
+            activation: self.i16s(base + ACTIVATION_TABLE),
+            ffn_out: self.dense(base + FFN_OUT, groups),
+            ffn_ln: Affine { gamma: self.i16s(base + FFN_LN_GAMMA), beta: self.i32s(base + FFN_LN_BETA) },
+            scalars: self.record(base + SCALARS),
+        }
+    }
+
+    /// The classification head's tensors (empty for a model without labels).
+    pub fn classifier(&self) -> QClassifier<'a> {
+        use format::classifier::*;
+        let base = format::GLOBAL_SLOTS + self.config.num_hidden_layers * format::LAYER_SLOTS;
+        QClassifier {
+            dense: self.dense(base + DENSE, 1),
+            activation: self.i16s(base + ACTIVATION_TABLE),
+            out_proj: self.dense(base + OUT_PROJ, 1),
+            scalars: self.record(base + SCALARS),
+        }
+    }
+
+    // Typed views of one slot. `from_bytes` checked every slot's type, length, alignment and
+    // values against the config, so these casts cannot fail; the empty/default fallback only
+    // keeps a panic path out of the firmware.
+
+    fn i8s(&self, slot: usize) -> &'a [i8] {
         cast(slot_bytes(self.blob, self.table, slot))
     }
 
-    pub(crate) fn i16s(&self, slot: usize) -> &'a [i16] {
+    fn i16s(&self, slot: usize) -> &'a [i16] {
         cast(slot_bytes(self.blob, self.table, slot))
     }
 
-    pub(crate) fn i32s(&self, slot: usize) -> &'a [i32] {
+    fn i32s(&self, slot: usize) -> &'a [i32] {
         cast(slot_bytes(self.blob, self.table, slot))
     }
 
-    pub(crate) fn requants(&self, slot: usize) -> &'a [Requant] {
+    fn requants(&self, slot: usize) -> &'a [Requant] {
         cast(slot_bytes(self.blob, self.table, slot))
     }
 
-    pub(crate) fn record<T: bytemuck::Pod + Default>(&self, slot: usize) -> T {
+    fn record<T: bytemuck::Pod + Default>(&self, slot: usize) -> T {
         bytemuck::try_pod_read_unaligned(slot_bytes(self.blob, self.table, slot)).unwrap_or_default()
     }
 
     /// The dense layer whose weight is in `slot` (bias and requant follow it).
-    pub(crate) fn dense(&self, slot: usize, groups: usize) -> QDense<'a> {
+    fn dense(&self, slot: usize, groups: usize) -> QDense<'a> {
         QDense { weight: self.i8s(slot), bias: self.i32s(slot + 1), requant: self.requants(slot + 2), groups }
     }
+}
 
-    /// First slot of layer `l`.
-    pub(crate) fn layer_slot(&self, l: usize) -> usize {
-        format::GLOBAL_SLOTS + l * format::LAYER_SLOTS
-    }
+/// The embeddings' tensors: ConvBertEmbeddings and the optional E -> H projection.
+#[derive(Clone, Copy, Debug)]
+pub struct QEmbeddings<'a> {
+    /// `[V, E]`, one scale per row.
+    pub word: &'a [i8],
+    /// `[V]`: word row -> LayerNorm domain.
+    pub word_requant: &'a [Requant],
+    /// `[P, E]`, one scale per row.
+    pub position: &'a [i8],
+    /// `[P]`.
+    pub position_requant: &'a [Requant],
+    /// `[types, E]`, one scale per row.
+    pub token_type: &'a [i8],
+    /// `[types]`.
+    pub token_type_requant: &'a [Requant],
+    /// LayerNorm(E).
+    pub ln: Affine<'a>,
+    /// `embeddings_project` (E -> H) when E != H.
+    pub project: Option<QDense<'a>>,
+    /// The LayerNorm's output requantization.
+    pub scalars: EmbeddingScalars,
+}
 
-    /// First slot of the classifier.
-    pub(crate) fn classifier_slot(&self) -> usize {
-        format::GLOBAL_SLOTS + self.config.num_hidden_layers * format::LAYER_SLOTS
-    }
+/// One ConvBertLayer's tensors. Widths: H hidden, A = all_head_size, nh attention heads, K taps,
+/// I intermediate.
+#[derive(Clone, Copy, Debug)]
+pub struct QLayer<'a> {
+    /// H -> A, int8 out.
+    pub query: QDense<'a>,
+    /// H -> A, int8 out.
+    pub key: QDense<'a>,
+    /// H -> A, int16 out.
+    pub value: QDense<'a>,
+    /// H -> A (`conv_out_layer`), int16 out.
+    pub conv_value: QDense<'a>,
+    /// `[H, K]` depthwise filter of the span-aware key.
+    pub depthwise: &'a [i8],
+    /// `[H]`: depthwise sums -> int16 pointwise input.
+    pub depthwise_requant: &'a [Requant],
+    /// H -> A, int16 span-aware key.
+    pub pointwise: QDense<'a>,
+    /// A -> nh * K: the dynamic convolution's kernel generator.
+    pub kernel: QDense<'a>,
+    /// H -> H on the mixed heads.
+    pub attention_output: QDense<'a>,
+    /// The attention output LayerNorm.
+    pub attention_ln: Affine<'a>,
+    /// H -> I (grouped when num_groups > 1).
+    pub ffn_in: QDense<'a>,
+    /// The activation's table ([`super::activation`]).
+    pub activation: &'a [i16],
+    /// I -> H (grouped when num_groups > 1).
+    pub ffn_out: QDense<'a>,
+    /// The FFN output LayerNorm.
+    pub ffn_ln: Affine<'a>,
+    /// Requantizations of the products that have no tensor of their own.
+    pub scalars: LayerScalars,
+}
 
-    pub(crate) fn embedding_scalars(&self) -> EmbeddingScalars {
-        self.record(format::global::SCALARS)
-    }
-
-    pub(crate) fn layer_scalars(&self, l: usize) -> LayerScalars {
-        self.record(self.layer_slot(l) + format::layer::SCALARS)
-    }
-
-    pub(crate) fn classifier_scalars(&self) -> ClassifierScalars {
-        self.record(self.classifier_slot() + format::classifier::SCALARS)
-    }
+/// ConvBertClassificationHead's tensors.
+#[derive(Clone, Copy, Debug)]
+pub struct QClassifier<'a> {
+    /// H -> H on `[CLS]`.
+    pub dense: QDense<'a>,
+    /// The activation's table.
+    pub activation: &'a [i16],
+    /// H -> labels.
+    pub out_proj: QDense<'a>,
+    /// The logits' softmax scale.
+    pub scalars: ClassifierScalars,
 }
 
 /// Entry `slot` of the table: (offset, byte length, dtype code).

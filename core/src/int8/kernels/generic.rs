@@ -4,7 +4,7 @@
 //! Weight rows are stored `[out, in_per_group]`, row-major and 16-byte aligned per tensor, the
 //! layout CMSIS-NN-style SIMD kernels read directly.
 
-use crate::int8::QDense;
+use crate::int8::{QDense, Requant};
 
 /// [`super::Kernels::dense`]: one token row at a time, one output channel at a time.
 pub fn dense_rows<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut S) {
@@ -77,6 +77,49 @@ pub fn depthwise<X: Copy + Into<i32>>(x: &[X], channels: usize, t: usize, w: &[i
 pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
     for (sum, &v) in sums.iter_mut().zip(row) {
         *sum = sum.wrapping_add(weight.wrapping_mul(v as i32));
+    }
+}
+
+/// `out[c] = requant[c].to_i16(acc[c])`: one requantization per channel.
+#[inline]
+pub fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {
+    for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
+        *o = rq.to_i16(a);
+    }
+}
+
+/// `out[c] = requant.to_i16(acc[c])`: one requantization for the whole row.
+#[inline]
+pub fn scale_i16(acc: &[i32], requant: Requant, out: &mut [i16]) {
+    for (o, &a) in out.iter_mut().zip(acc) {
+        *o = requant.to_i16(a);
+    }
+}
+
+/// `a[c] = requant.to_i16(a[c] * b[c])`: an elementwise product (span-aware key x query).
+#[inline]
+pub fn multiply_i16_i8(a: &mut [i16], b: &[i8], requant: Requant) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = requant.to_i16(*x as i32 * y as i32);
+    }
+}
+
+/// `z[c] = branch[c].apply(z[c]) + residual_rq.apply(residual[c])`, saturating: a branch and
+/// its residual on the LayerNorm's domain.
+#[inline]
+pub fn add_residual(z: &mut [i32], branch: &[Requant], residual: &[i16], residual_rq: Requant) {
+    for ((v, rq), &r) in z.iter_mut().zip(branch).zip(residual) {
+        *v = rq.apply(*v).saturating_add(residual_rq.apply(r as i32));
+    }
+}
+
+/// `z[c] = sum over (row, requant) of requant.apply(row[c])`, saturating: word + position +
+/// token type embeddings, each row on its own scale, onto the embedding LayerNorm's domain.
+#[inline]
+pub fn sum_rows(z: &mut [i32], rows: [(&[i8], Requant); 3]) {
+    let [(a, ra), (b, rb), (c, rc)] = rows;
+    for (((v, &x), &y), &w) in z.iter_mut().zip(a).zip(b).zip(c) {
+        *v = ra.apply(x as i32).saturating_add(rb.apply(y as i32)).saturating_add(rc.apply(w as i32));
     }
 }
 

@@ -64,12 +64,35 @@ pub trait Kernels {
         generic::depthwise(x, channels, t, w, k, acc);
     }
 
-    /// `out[c] = requant[c].to_i16(acc[c])`.
+    /// `out[c] = requant[c].to_i16(acc[c])` (depthwise sums).
     #[inline]
     fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {
-        for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
-            *o = rq.to_i16(a);
-        }
+        generic::requantize_i16(acc, requant, out);
+    }
+
+    /// `out[c] = requant.to_i16(acc[c])` (attention context, dynamic convolution, LayerNorm
+    /// output).
+    #[inline]
+    fn scale_i16(acc: &[i32], requant: Requant, out: &mut [i16]) {
+        generic::scale_i16(acc, requant, out);
+    }
+
+    /// `a[c] = requant.to_i16(a[c] * b[c])` (span-aware key x query).
+    #[inline]
+    fn multiply_i16_i8(a: &mut [i16], b: &[i8], requant: Requant) {
+        generic::multiply_i16_i8(a, b, requant);
+    }
+
+    /// A branch plus its residual on the LayerNorm's domain; see [`generic::add_residual`].
+    #[inline]
+    fn add_residual(z: &mut [i32], branch: &[Requant], residual: &[i16], residual_rq: Requant) {
+        generic::add_residual(z, branch, residual, residual_rq);
+    }
+
+    /// Word + position + token type rows on the LayerNorm's domain; see [`generic::sum_rows`].
+    #[inline]
+    fn sum_rows(z: &mut [i32], rows: [(&[i8], Requant); 3]) {
+        generic::sum_rows(z, rows);
     }
 }
 
