@@ -179,13 +179,14 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (scores, rest) = take::<i32>(rest, plan.scores);
         let (acc, rest) = take::<i32>(rest, plan.acc);
         let (logits, rest) = take::<i32>(rest, plan.logits);
+        // The kernels' scratch first of the 2-byte buffers: 4-byte aligned, for word loads.
+        let (scratch, rest) = take::<i16>(rest, plan.scratch);
         let (residual, rest) = take::<i16>(rest, plan.residual);
         let (taps, rest) = take::<u16>(rest, plan.taps);
         let (probs, rest) = take::<u16>(rest, plan.probs);
         let (values, rest) = take::<i16>(rest, plan.values);
         let (span_key, rest) = take::<i16>(rest, plan.span_key);
         let (rows, rest) = take::<i16>(rest, plan.rows);
-        let (scratch, rest) = take::<i16>(rest, plan.scratch);
         let (qk, _) = take::<i8>(rest, plan.qk);
         let (query, key) = qk.split_at_mut(qk.len() / 2);
         let (value, conv_value) = values.split_at_mut(values.len() / 2);
