@@ -26,12 +26,20 @@ impl Requant {
 
     /// `round(x * m / 2^n)`, saturated to `i32`.
     ///
-    /// The product `|x| * m < 2^62` and the rounding term `2^(n-1) <= 2^61` cannot overflow
+    /// The product `|x * m| <= 2^62` and the rounding term `2^(n-1) <= 2^61` cannot overflow
     /// `i64`; an out-of-range pair (refused at load time) would still only give a wrong value.
     #[inline]
     pub fn apply(self, x: i32) -> i32 {
-        let shift = (self.shift & 63) as u32;
         let product = x as i64 * self.multiplier as i64;
+        // The usual case (factors below 1/4, every scale ratio of the shipped models), in 32-bit
+        // halves for 32-bit cores: floor((p + 2^(n-1)) / 2^n) = floor((floor(p / 2^(n-1)) + 1) / 2),
+        // and for n >= 33, floor(p / 2^(n-1)) = (p >> 32) >> (n - 33), the product's high word
+        // (|p| <= 2^62, so it and the result fit an i32: no clamp).
+        if (33..=62).contains(&self.shift) {
+            let high = (product >> 32) as i32;
+            return ((high >> (self.shift - 33)) + 1) >> 1;
+        }
+        let shift = (self.shift & 63) as u32;
         let rounded = product.saturating_add((1i64 << shift) >> 1) >> shift;
         rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
     }

@@ -49,9 +49,10 @@ pub fn softmax_q15(x: &[i32], to_log2: Requant, out: &mut [u16]) {
     }
     // sum >= 2^15 (the maximum contributes 2^15), so the reciprocal is at most 2^31 and each
     // product below at most 2^46.
-    let reciprocal = (1u64 << 46) / sum.max(1);
+    // (As a u32: one 32 x 32-bit multiply per element on a 32-bit core.)
+    let reciprocal = ((1u64 << 46) / sum.max(1 << 15)) as u32;
     for o in out.iter_mut().take(x.len()) {
-        *o = ((*o as u64 * reciprocal + (1 << 30)) >> 31) as u16;
+        *o = ((*o as u64 * reciprocal as u64 + (1 << 30)) >> 31) as u16;
     }
 }
 

@@ -77,6 +77,8 @@ pub static TESTS: &[UnitTest] = &[
     UnitTest { name: "kernels::native_vector_kernels_match_generic", run: kernels::native_vector_kernels_match_generic },
     UnitTest { name: "numerics::requant_rounds_half_up", run: numerics::requant_rounds_half_up },
     UnitTest { name: "numerics::requant_saturates", run: numerics::requant_saturates },
+    UnitTest { name: "numerics::requant_matches_its_definition", run: numerics::requant_matches_its_definition },
+    UnitTest { name: "numerics::layer_norm_matches_its_definition", run: numerics::layer_norm_matches_its_definition },
     UnitTest { name: "numerics::softmax_by_hand", run: numerics::softmax_by_hand },
     UnitTest { name: "numerics::softmax_sums_to_one", run: numerics::softmax_sums_to_one },
     UnitTest { name: "numerics::softmax_extremes", run: numerics::softmax_extremes },
@@ -133,6 +135,11 @@ impl Lcg {
     /// The next two bytes as an `i16`, every value equally likely.
     pub fn next_i16(&mut self) -> i16 {
         i16::from_le_bytes([self.next_i8() as u8, self.next_i8() as u8])
+    }
+
+    /// The next four bytes as an `i32`, every value equally likely.
+    pub fn next_i32(&mut self) -> i32 {
+        (self.next_i16() as i32) << 16 | self.next_i16() as u16 as i32
     }
 
     /// The next value in `0..n` (`n > 0`).

@@ -26,6 +26,65 @@ pub fn requant_rounds_half_up() -> Outcome {
     Ok(())
 }
 
+/// `apply` (which takes a 32-bit path for shifts 33..=62) against the definition
+/// `clamp((x * m + 2^(n-1)) >> n)` in `i64`, for every shift 1..=62 and random and extreme
+/// `x` and `m`.
+pub fn requant_matches_its_definition() -> Outcome {
+    let mut rng = Lcg(21);
+    let xs = [0, 1, -1, i32::MAX, i32::MIN, i32::MIN + 1, 1 << 30, -(1 << 30)];
+    for shift in 1..=62 {
+        for case in 0..64 {
+            let x = xs.get(case).copied().unwrap_or_else(|| rng.next_i32());
+            let multiplier = if case % 8 == 0 { i32::MAX } else { rng.next_i32() & i32::MAX };
+            let r = Requant { multiplier, shift };
+            let want = ((x as i64 * multiplier as i64 + ((1i64 << shift) >> 1)) >> shift).clamp(i32::MIN as i64, i32::MAX as i64);
+            ensure!(r.apply(x) as i64 == want, "x {x} m {multiplier} shift {shift}: {} != {want}", r.apply(x));
+        }
+    }
+    Ok(())
+}
+
+/// The LayerNorm of the module doc, every step saturating, as `layer_norm` computed it before
+/// its fast path for rows whose sum of squares is exact.
+fn layer_norm_definition(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
+    let n = z.len() as i64;
+    let sum: i64 = z.iter().map(|&v| v as i64).sum();
+    let mean = if sum >= 0 { (sum + n / 2) / n } else { -((-sum + n / 2) / n) };
+    let var_sum = z.iter().fold(0u64, |s, &v| {
+        let d = (v as i64 - mean).unsigned_abs();
+        s.saturating_add(d.saturating_mul(d))
+    });
+    let std = isqrt(var_sum / n as u64 + eps_q as u64).max(1);
+    let reciprocal = ((1u64 << 47) / std) as i64;
+    for ((v, &g), &b) in z.iter_mut().zip(affine.gamma).zip(affine.beta) {
+        let normalised = (*v as i64 - mean).saturating_mul(reciprocal).saturating_add(1 << 35) >> 36;
+        let y = normalised.saturating_mul(g as i64).saturating_add(b as i64);
+        *v = y.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    }
+}
+
+/// `layer_norm` against [`layer_norm_definition`] on 300 random rows of 1-64 values: small,
+/// LayerNorm-domain sized (2^24) and full-range (whose squares saturate), with eps 0 and not.
+pub fn layer_norm_matches_its_definition() -> Outcome {
+    let mut rng = Lcg(22);
+    let (mut gamma, mut beta) = ([0i16; 64], [0i32; 64]);
+    for case in 0..300 {
+        let n = 1 + rng.below(64);
+        let bits = [4, 24, 31, 32][rng.below(4)];
+        let mut z = [0i32; 64];
+        z[..n].iter_mut().for_each(|v| *v = if bits == 32 { rng.next_i32() } else { rng.next_i32() >> (32 - bits) });
+        gamma.iter_mut().for_each(|g| *g = rng.next_i16());
+        beta.iter_mut().for_each(|b| *b = rng.next_i32() >> rng.below(32));
+        let eps_q = [0, 1, rng.next_i32() as u32][rng.below(3)];
+        let affine = Affine { gamma: &gamma[..n], beta: &beta[..n] };
+        let mut want = z;
+        layer_norm_definition(&mut want[..n], affine, eps_q);
+        layer_norm(&mut z[..n], affine, eps_q);
+        ensure!(z[..n] == want[..n], "case {case} ({n} values of {bits} bits, eps {eps_q}): {:?} != {:?}", &z[..n.min(4)], &want[..n.min(4)]);
+    }
+    Ok(())
+}
+
 /// Saturation to `i32`, `i8` and `i16`, and a masked (invalid) shift that must not trap.
 pub fn requant_saturates() -> Outcome {
     let big = Requant { multiplier: i32::MAX, shift: 1 };
