@@ -32,14 +32,29 @@ pub fn layer_norm(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
     if n == 0 {
         return;
     }
-    let sum: i64 = z.iter().map(|&v| v as i64).sum();
-    let mean = div_round(sum, n);
-    // |d| < 2^32 (z and the mean are i32s), so each square fits a u64.
-    let mut var_sum: u64 = 0;
-    for v in z.iter() {
-        let d = (*v as i64 - mean).unsigned_abs() as u32 as u64;
-        var_sum = var_sum.saturating_add(d * d);
+    // The sum, and whether every |z| is below 2^24 (the LayerNorm domain keeps ~20 significant
+    // bits), which lets the sum of squares run in 32-bit steps below.
+    let (mut sum, mut bits) = (0i64, 0u32);
+    for &v in z.iter() {
+        sum += v as i64;
+        bits |= (v ^ (v >> 31)) as u32;
     }
+    let mean = div_round(sum, n);
+    let var_sum = if bits < 1 << 24 && z.len() <= 4096 {
+        // |d| < 2^25 (both z and the mean are below 2^24), d^2 < 2^50, and 4096 of them below
+        // 2^62: the plain sum is exact, the saturating one below would not saturate.
+        let mean = mean as i32;
+        z.iter().fold(0i64, |s, &v| {
+            let d = v - mean;
+            s + d as i64 * d as i64
+        }) as u64
+    } else {
+        // |d| < 2^32 (z and the mean are i32s), so each square fits a u64.
+        z.iter().fold(0u64, |s, &v| {
+            let d = (v as i64 - mean).unsigned_abs() as u32 as u64;
+            s.saturating_add(d * d)
+        })
+    };
     let var = var_sum / n as u64 + eps_q as u64;
     let std = isqrt(var).max(1);
     let reciprocal = ((1u64 << 47) / std) as i64;
@@ -76,24 +91,25 @@ fn div_round(a: i64, b: i64) -> i64 {
     }
 }
 
-/// `floor(sqrt(x))` by Newton's iteration on integers.
+/// `floor(sqrt(x))`, digit by digit: one bit of the root per step (at most 32 steps of shifts
+/// and compares), no division, which a 32-bit core has no instruction for at 64 bits.
 pub fn isqrt(x: u64) -> u64 {
     if x < 2 {
         return x;
     }
-    // Start above the root: 2^ceil(bits/2).
-    let bits = 64 - x.leading_zeros();
-    let mut r = 1u64 << bits.div_ceil(2);
-    // r >= 1 throughout (it stays at or above the root); `checked_div` only spares the
-    // division its panic path.
-    while let Some(quotient) = x.checked_div(r) {
-        let next = (r + quotient) / 2;
-        if next >= r {
-            return r;
+    let (mut rest, mut root) = (x, 0u64);
+    // The largest power of 4 not above x.
+    let mut bit = 1u64 << ((63 - x.leading_zeros()) & !1);
+    while bit != 0 {
+        if rest >= root + bit {
+            rest -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
         }
-        r = next;
+        bit >>= 2;
     }
-    r
+    root
 }
 
 // Integer-exact tests (by-hand values, extremes): tests/on-target/src/numerics.rs, which also
