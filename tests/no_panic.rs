@@ -3,7 +3,9 @@
 //! time; a second test counts and locates panic sites, to say where one came back.
 //!
 //! `tests/no-panic` holds bare-metal programs built for `thumbv7em-none-eabihf` with LTO and
-//! opt-level s, on inputs the optimiser cannot see. By default their panic handler calls a
+//! opt-level s, on inputs the optimiser cannot see, twice: with the target's own kernels
+//! (`ArmDsp`) and with the portable ones (`CONVBERT_KERNELS=generic`, what the cores without a
+//! kernel of their own run). By default their panic handler calls a
 //! symbol defined nowhere, so a program links only if no panic path survived optimisation.
 //! With the `count-sites` feature the handler is an ordinary loop that reads the panic's
 //! location; every site then leaves a `core::panic::Location` record (file, line, column) in
@@ -30,15 +32,19 @@ struct Build {
     programs: Vec<(String, PathBuf)>,
 }
 
-fn build_probe(args: &[&str]) -> Build {
+/// The two kernel choices the probes are built with: (`CONVBERT_KERNELS`, target folder).
+const KERNELS: [(&str, &str); 2] = [("native", "target/no-panic"), ("generic", "target/no-panic-generic")];
+
+fn build_probe((kernels, folder): (&str, &str), args: &[&str]) -> Build {
     let root = repo_root();
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .env("CONVBERT_KERNELS", kernels)
         .args(["build", "--release", "--message-format=json-render-diagnostics", "--target", TARGET])
         .args(args)
         .arg("--manifest-path")
         .arg(root.join("tests/no-panic/Cargo.toml"))
         .arg("--target-dir")
-        .arg(root.join("target/no-panic"))
+        .arg(root.join(folder))
         .output()
         .expect("run cargo");
     let mut programs = Vec::new();
@@ -115,45 +121,51 @@ fn list(sites: &BTreeSet<Site>) -> String {
 #[test]
 fn parsing_and_classifying_link_without_a_panic_handler() {
     let _build = PROBE_BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    // The trap works: one reachable panic fails the link, naming the missing symbol.
-    let canary = build_probe(&["--bin", "canary"]);
-    assert!(!canary.ok && canary.errors.contains("a_panic_is_reachable"), "the canary linked:\n{}", canary.errors);
+    for kernels in KERNELS {
+        // The trap works: one reachable panic fails the link, naming the missing symbol.
+        let canary = build_probe(kernels, &["--bin", "canary"]);
+        assert!(!canary.ok && canary.errors.contains("a_panic_is_reachable"), "the canary linked:\n{}", canary.errors);
 
-    for program in ["parse", "classify"] {
-        let build = build_probe(&["--bin", program]);
-        assert!(
-            build.ok,
-            "a panic is reachable from the `{program}` probe (sites: `cargo test --test no_panic \
-             panic_sites -- --nocapture`):\n{}",
-            build.errors
-        );
+        for program in ["parse", "classify"] {
+            let build = build_probe(kernels, &["--bin", program]);
+            assert!(
+                build.ok,
+                "a panic is reachable from the `{program}` probe with {} kernels (sites: `cargo test \
+                 --test no_panic panic_sites -- --nocapture`):\n{}",
+                kernels.0,
+                build.errors
+            );
+        }
     }
 }
 
 #[test]
 fn panic_sites_of_the_forward_pass_are_counted() {
     let _build = PROBE_BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let build = build_probe(&["--features", "count-sites"]);
-    assert!(build.ok, "building the probe failed: is `rustup target add {TARGET}` done?\n{}", build.errors);
-    let sites_of = |program: &str| {
-        let (_, path) = build.programs.iter().find(|(name, _)| name == program).expect("the program was built");
-        panic_sites(path)
-    };
+    for kernels in KERNELS {
+        let build = build_probe(kernels, &["--features", "count-sites"]);
+        assert!(build.ok, "building the probe failed: is `rustup target add {TARGET}` done?\n{}", build.errors);
+        let sites_of = |program: &str| {
+            let (_, path) = build.programs.iter().find(|(name, _)| name == program).expect("the program was built");
+            panic_sites(path)
+        };
 
-    // The counter works: it finds the canary's one site, at the indexing line.
-    let canary = sites_of("canary");
-    let canary_source = std::fs::read_to_string(repo_root().join("tests/no-panic/src/bin/canary.rs")).unwrap();
-    let index_line = canary_source.lines().position(|l| l.contains("opaque_bytes()[")).unwrap() as u32 + 1;
-    assert!(
-        canary.len() == 1 && canary.iter().all(|s| s.file.ends_with("canary.rs") && s.line == index_line),
-        "the canary's site was not found as canary.rs:{index_line}: {}",
-        list(&canary)
-    );
+        // The counter works: it finds the canary's one site, at the indexing line.
+        let canary = sites_of("canary");
+        let canary_source = std::fs::read_to_string(repo_root().join("tests/no-panic/src/bin/canary.rs")).unwrap();
+        let index_line = canary_source.lines().position(|l| l.contains("opaque_bytes()[")).unwrap() as u32 + 1;
+        assert!(
+            canary.len() == 1 && canary.iter().all(|s| s.file.ends_with("canary.rs") && s.line == index_line),
+            "the canary's site was not found as canary.rs:{index_line}: {}",
+            list(&canary)
+        );
 
-    let parse = sites_of("parse");
-    let classify = sites_of("classify");
-    println!("Model::from_bytes + tokenizer: {} panic sites{}", parse.len(), list(&parse));
-    println!("Engine::new + classify (whole path): {} panic sites{}", classify.len(), list(&classify));
-    assert!(parse.is_empty(), "panic sites reachable from Model::from_bytes or the tokenizer:{}", list(&parse));
-    assert!(classify.is_empty(), "panic sites reachable from Engine::new or classify:{}", list(&classify));
+        let parse = sites_of("parse");
+        let classify = sites_of("classify");
+        let k = kernels.0;
+        println!("{k} kernels: Model::from_bytes + tokenizer: {} panic sites{}", parse.len(), list(&parse));
+        println!("{k} kernels: Engine::new + classify (whole path): {} panic sites{}", classify.len(), list(&classify));
+        assert!(parse.is_empty(), "{k} kernels: panic sites reachable from Model::from_bytes or the tokenizer:{}", list(&parse));
+        assert!(classify.is_empty(), "{k} kernels: panic sites reachable from Engine::new or classify:{}", list(&classify));
+    }
 }

@@ -7,41 +7,49 @@
 //! QEMU board (`tests/on_target.rs`) it is that board's kernels.
 
 use crate::{ensure, Lcg, Outcome};
-use convbert::int8::kernels::generic::{dense, depthwise};
+use convbert::int8::kernels::generic::depthwise;
 use convbert::int8::kernels::{Generic, Kernels, Native, SCRATCH_ROWS};
 use convbert::int8::{QDense, Requant};
 
 /// `bias[o] + sum_i x[g(o) * ig + i] * w[o * ig + i]`, the meaning of `dense`.
-fn dense_reference<X: Copy + Into<i32>>(x: &[X], w: &[i8], bias: &[i32], groups: usize, o: usize, outputs: usize) -> i64 {
+fn dense_reference(x: &[i16], w: &[i8], bias: &[i32], groups: usize, o: usize, outputs: usize) -> i64 {
     let (ig, og) = (x.len() / groups, outputs / groups);
     let g = o / og;
-    let products = (0..ig).map(|i| x[g * ig + i].into() as i64 * w[o * ig + i] as i64);
+    let products = (0..ig).map(|i| x[g * ig + i] as i64 * w[o * ig + i] as i64);
     bias[o] as i64 + products.sum::<i64>()
 }
 
+/// `Generic::dense` of one token row into `acc`.
+fn dense(x: &[i16], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]) {
+    let layer = QDense { weight: w, bias, requant: &[], groups };
+    Generic::dense(x, x.len(), &layer, &mut [], &mut |_, o, sum| {
+        if let Some(a) = acc.get_mut(o) {
+            *a = sum;
+        }
+    });
+}
+
 /// 200 random shapes (inputs up to 64, outputs up to 32, 1, 2 or 4 groups) and values, with
-/// int8 and with int16 inputs.
+/// int8-range and full int16 inputs.
 pub fn dense_matches_i64_loops() -> Outcome {
     let mut rng = Lcg(1);
-    let (mut x8, mut x16, mut w, mut bias, mut acc) = ([0i8; 64], [0i16; 64], [0i8; 64 * 32], [0i32; 32], [0i32; 32]);
+    let (mut x8, mut x16, mut w, mut bias, mut acc) = ([0i16; 64], [0i16; 64], [0i8; 64 * 32], [0i32; 32], [0i32; 32]);
     for case in 0..200 {
         let groups = [1, 2, 4][rng.below(3)];
         let inputs = groups * (1 + rng.below(64 / groups));
         let outputs = groups * (1 + rng.below(32 / groups));
         let (x8, x16, w) = (&mut x8[..inputs], &mut x16[..inputs], &mut w[..inputs / groups * outputs]);
         let (bias, acc) = (&mut bias[..outputs], &mut acc[..outputs]);
-        x8.iter_mut().chain(w.iter_mut()).for_each(|v| *v = rng.next_i8());
+        w.iter_mut().for_each(|v| *v = rng.next_i8());
+        x8.iter_mut().for_each(|v| *v = rng.next_i8() as i16);
         x16.iter_mut().for_each(|v| *v = rng.next_i16());
         bias.iter_mut().for_each(|b| *b = rng.next_i8() as i32 * 1000);
-        dense(x8, w, bias, groups, acc);
-        for (o, &got) in acc.iter().enumerate() {
-            let want = dense_reference(x8, w, bias, groups, o, outputs);
-            ensure!(got as i64 == want, "case {case} ({inputs}->{outputs}, {groups} groups) int8 output {o}: {got} != {want}");
-        }
-        dense(x16, w, bias, groups, acc);
-        for (o, &got) in acc.iter().enumerate() {
-            let want = dense_reference(x16, w, bias, groups, o, outputs);
-            ensure!(got as i64 == want, "case {case} ({inputs}->{outputs}, {groups} groups) int16 output {o}: {got} != {want}");
+        for (x, what) in [(&*x8, "int8-range"), (&*x16, "int16")] {
+            dense(x, w, bias, groups, acc);
+            for (o, &got) in acc.iter().enumerate() {
+                let want = dense_reference(x, w, bias, groups, o, outputs);
+                ensure!(got as i64 == want, "case {case} ({inputs}->{outputs}, {groups} groups) {what} output {o}: {got} != {want}");
+            }
         }
     }
     Ok(())
@@ -49,7 +57,7 @@ pub fn dense_matches_i64_loops() -> Outcome {
 
 /// A 4 -> 2 linear layer and its 2-group version, worked out by hand.
 pub fn dense_grouped_by_hand() -> Outcome {
-    let x = [1i8, -2, 3, 4];
+    let x = [1i16, -2, 3, 4];
     let mut acc = [0; 2];
     // Rows [1, 1, 1, 1] and [0, 1, 0, -1], bias [10, 0].
     dense(&x, &[1, 1, 1, 1, 0, 1, 0, -1], &[10, 0], 1, &mut acc);
@@ -62,19 +70,20 @@ pub fn dense_grouped_by_hand() -> Outcome {
 
 static MINUS_128: [i8; 1024] = [-128; 1024];
 static PLUS_127: [i8; 1024] = [127; 1024];
+static X_MINUS_128: [i16; 1024] = [-128; 1024];
 static I16_MIN: [i16; 511] = [i16::MIN; 511];
 
-/// The largest products over a 1024-wide int8 row and a 511-wide int16 row (the most full-scale
-/// int16 terms an `i32` holds), and the documented `i32` wrap of the bias sum.
+/// The largest products over a 1024-wide int8-range row and a 511-wide int16 row (the most
+/// full-scale int16 terms an `i32` holds), and the documented `i32` wrap of the bias sum.
 pub fn dense_extremes_wrap_like_i32() -> Outcome {
     let mut acc = [0; 1];
-    dense(&MINUS_128, &MINUS_128, &[0], 1, &mut acc);
+    dense(&X_MINUS_128, &MINUS_128, &[0], 1, &mut acc);
     ensure!(acc[0] == 1024 * 16384, "(-128)^2 x 1024: {}", acc[0]);
-    dense(&MINUS_128, &PLUS_127, &[-7], 1, &mut acc);
+    dense(&X_MINUS_128, &PLUS_127, &[-7], 1, &mut acc);
     ensure!(acc[0] == -1024 * 128 * 127 - 7, "-128 x 127 x 1024 - 7: {}", acc[0]);
     dense(&I16_MIN, &MINUS_128[..511], &[0], 1, &mut acc);
     ensure!(acc[0] == 511 * 32768 * 128, "(-32768) x (-128) x 511: {}", acc[0]);
-    dense(&[1i8], &[1], &[i32::MAX], 1, &mut acc);
+    dense(&[1i16], &[1], &[i32::MAX], 1, &mut acc);
     ensure!(acc[0] == i32::MIN, "i32::MAX + 1 must wrap: {}", acc[0]);
     Ok(())
 }

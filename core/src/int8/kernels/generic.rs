@@ -10,40 +10,19 @@ use crate::int8::{QDense, Requant};
 pub fn dense_rows<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut S) {
     let groups = layer.groups.max(1);
     let (ig, og) = (ins / groups, layer.bias.len() / groups);
-    // `block` and `ig` are checked so that no chunk size can be 0.
-    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0) else { return };
-    for (t, row) in x.chunks_exact(ins).enumerate() {
-        let blocks = layer.weight.chunks_exact(block).zip(layer.bias.chunks_exact(og));
-        for (g, (x_group, (w_group, b_group))) in row.chunks_exact(ig).zip(blocks).enumerate() {
+    // Each size is tested on its own, so that the optimiser sees that no chunk size is 0 (a
+    // panic site otherwise; `tests/no_panic.rs`).
+    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0) else { return };
+    for (t, row) in x.chunks_exact(ig * groups).enumerate() {
+        // Group g: its inputs, weight rows and biases, by position (a `zip` of the chunk
+        // iterators would divide by their sizes in an outlined constructor).
+        let mut w_groups = layer.weight.chunks_exact(block);
+        let mut b_groups = layer.bias.chunks_exact(og);
+        for (g, x_group) in row.chunks_exact(ig).enumerate() {
+            let (Some(w_group), Some(b_group)) = (w_groups.next(), b_groups.next()) else { break };
             for (o, (w_row, &b)) in w_group.chunks_exact(ig).zip(b_group).enumerate() {
                 sink(t, g * og + o, b.wrapping_add(dot(x_group, w_row)));
             }
-        }
-    }
-}
-
-/// `acc[o] = bias[o] + sum_i x[g(o) * ig + i] * w[o * ig + i]` for one input row.
-///
-/// With `groups == 1` this is `nn.Linear` (`ig = in`); with `G` groups the `out` rows are split
-/// into `G` equal blocks, block `g` reading only inputs `g*ig..(g+1)*ig` (`GroupedLinearLayer`).
-/// Inputs are int8 (products at most 2^14) or the int16 residual stream (products at most 2^22);
-/// sums are `i32`, wrapping, which is exact up to 2^17 int8 terms or 511 full-scale int16 ones.
-pub fn dense<X: Copy + Into<i32>>(x: &[X], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]) {
-    let groups = groups.max(1);
-    let ig = x.len() / groups;
-    let og = acc.len() / groups;
-    if ig == 0 || og == 0 {
-        return;
-    }
-    // Group g's og weight rows; `block` is checked so that no chunk size can be 0.
-    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0) else { return };
-    for ((x_group, acc_group), (w_group, b_group)) in x
-        .chunks_exact(ig)
-        .zip(acc.chunks_exact_mut(og))
-        .zip(w.chunks_exact(block).zip(bias.chunks_exact(og)))
-    {
-        for ((a, w_row), &b) in acc_group.iter_mut().zip(w_group.chunks_exact(ig)).zip(b_group) {
-            *a = b.wrapping_add(dot(x_group, w_row));
         }
     }
 }
