@@ -15,7 +15,7 @@ use super::activation;
 use super::format::LnOutput;
 use super::kernels::{Kernels, Native, SCRATCH_ROWS};
 use super::layer_norm::{layer_norm, Affine};
-use super::model::{Model, QLayer};
+use super::model::{Model, QDense, QLayer};
 use super::softmax::softmax_q15;
 use super::Requant;
 use crate::input::{self, RunError};
@@ -83,6 +83,7 @@ pub type StageObserver<'f> = dyn FnMut(usize, &[i16]) + 'f;
 struct Plan {
     ids: usize,
     scores: usize,
+    zero_bias: usize,
     acc: usize,
     logits: usize,
     residual: usize,
@@ -104,7 +105,9 @@ impl Plan {
         let rows = |width: usize| l.saturating_mul(width);
         Self {
             ids: l,
-            scores: l,
+            // A tile's attention scores, and the zero bias of the q . k product.
+            scores: TILE.saturating_mul(l),
+            zero_bias: l,
             // A tile's i32 rows: embedding sums [E], kernel logits [nh*K], attention and
             // FFN outputs [H]; the classifier's logits [labels].
             acc: TILE * h.max(e).max(taps).max(c.num_labels),
@@ -127,7 +130,7 @@ impl Plan {
     /// past what a validated model can need (`config::limits`) becomes `usize::MAX`, an
     /// arena no one has, never a small number.
     fn bytes(&self) -> usize {
-        let words = [self.ids, self.scores, self.acc, self.logits];
+        let words = [self.ids, self.scores, self.zero_bias, self.acc, self.logits];
         let halves = [self.residual, self.taps, self.probs, self.values, self.span_key, self.rows, self.scratch];
         let sum = |counts: &[usize]| counts.iter().fold(0usize, |s, &n| s.saturating_add(n));
         sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qk).saturating_add(3)
@@ -146,6 +149,7 @@ pub struct Engine<'m, 'a> {
     max_len: usize,
     ids: &'a mut [u32],
     scores: &'a mut [i32],
+    zero_bias: &'a mut [i32],
     acc: &'a mut [i32],
     logits: &'a mut [i32],
     residual: &'a mut [i16],
@@ -177,6 +181,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         // 4-byte buffers first, then 2-byte, then bytes: every cut stays aligned.
         let (ids, rest) = take::<u32>(rest, plan.ids);
         let (scores, rest) = take::<i32>(rest, plan.scores);
+        let (zero_bias, rest) = take::<i32>(rest, plan.zero_bias);
         let (acc, rest) = take::<i32>(rest, plan.acc);
         let (logits, rest) = take::<i32>(rest, plan.logits);
         // The kernels' scratch first of the 2-byte buffers: 4-byte aligned, for word loads.
@@ -195,6 +200,7 @@ impl<'m, 'a> Engine<'m, 'a> {
             max_len,
             ids,
             scores,
+            zero_bias,
             acc,
             logits,
             residual,
@@ -322,13 +328,15 @@ impl<'m, 'a> Engine<'m, 'a> {
         let s = &layer.scalars;
         let taps = nh * k;
         let pad = k / 2;
-        let Self { residual, query, key, value, conv_value, span_key, taps: all_taps, rows, acc, scores, probs, scratch, .. } = self;
+        let Self { residual, query, key, value, conv_value, span_key, taps: all_taps, rows, acc, scores, zero_bias, probs, scratch, .. } = self;
         let (query, key, value, conv_value) = (span_mut(query, 0, l * a), span_mut(key, 0, l * a), span_mut(value, 0, l * a), span_mut(conv_value, 0, l * a));
 
         // q, k, v, conv value = requant(W x + b), x the i16 residual stream.        [L, A]
+        // The keys are stored head by head, [nh, L, hs]: each head's are then the weight rows
+        // of a dense product with that head's queries (the scores).
         let x = span(residual, 0, l * h);
         Native::dense(x, h, &layer.query, scratch, &mut store(query, a, layer.query.requant, Requant::to_i8));
-        Native::dense(x, h, &layer.key, scratch, &mut store(key, a, layer.key.requant, Requant::to_i8));
+        Native::dense(x, h, &layer.key, scratch, &mut store_by_head(key, l, hs, layer.key.requant));
         Native::dense(x, h, &layer.value, scratch, &mut store(value, a, layer.value.requant, Requant::to_i16));
         Native::dense(x, h, &layer.conv_value, scratch, &mut store(conv_value, a, layer.conv_value.requant, Requant::to_i16));
 
@@ -362,21 +370,28 @@ impl<'m, 'a> Engine<'m, 'a> {
         for t0 in (0..l).step_by(TILE) {
             let n = TILE.min(l - t0);
             let mixed = span_mut(rows, 0, n * h);
-            for (tt, mixed) in mixed.chunks_exact_mut(h.max(1)).enumerate() {
-                let t = t0 + tt;
-                for head in 0..nh {
-                    let col = head * hs;
-                    let sums = span_mut(acc, 0, hs);
-                    // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
-                    let q = span(query, t * a + col, hs);
-                    let scores = span_mut(scores, 0, l);
-                    for (u, score) in scores.iter_mut().enumerate() {
-                        *score = Native::dot_i8(q, span(key, u * a + col, hs));
+            let zero_bias = span_mut(zero_bias, 0, l);
+            zero_bias.fill(0);
+            for head in 0..nh {
+                let col = head * hs;
+                // Self-attention scores q[t] . k[u] (1/sqrt(hs) is in the softmax's scale), the
+                // tile's int8 queries widened to the product's int16 input.          [n, L]
+                let queries = span_mut(span_key, 0, n * hs);
+                for (tt, q) in queries.chunks_exact_mut(hs.max(1)).enumerate() {
+                    for (q16, &q8) in q.iter_mut().zip(span(query, (t0 + tt) * a + col, hs)) {
+                        *q16 = q8 as i16;
                     }
+                }
+                let keys = QDense { weight: span(key, head * l * hs, l * hs), bias: zero_bias, requant: &[], groups: 1 };
+                let scores = span_mut(scores, 0, n * l);
+                Native::dense(queries, hs, &keys, scratch, &mut store_sums(scores, l));
+                for (tt, (scores, mixed)) in scores.chunks_exact(l.max(1)).zip(mixed.chunks_exact_mut(h.max(1))).enumerate() {
+                    let t = t0 + tt;
+                    let sums = span_mut(acc, 0, hs);
+                    // softmax_u(scores) weighted sum of v[u]: Q15 weights summing to at most
+                    // 2^15 + L times int16 values, |sum| < 2^31, exact in i32 (`config::limits`).
                     let probs = span_mut(probs, 0, l);
                     softmax_q15(scores, s.scores_log2, probs);
-                    // Q15 weights summing to at most 2^15 + L times int16 values: |sum| < 2^31,
-                    // exact in i32 (`config::limits`).
                     sums.fill(0);
                     for (u, &p) in probs.iter().enumerate() {
                         Native::accumulate(sums, p as i32, span(value, u * a + col, hs));
@@ -451,6 +466,17 @@ fn store<'o, Y>(out: &'o mut [Y], width: usize, requant: &'o [Requant], convert:
     move |t, o, sum| {
         if let (Some(y), Some(&rq)) = (out.get_mut(t * width + o), requant.get(o)) {
             *y = convert(rq, sum);
+        }
+    }
+}
+
+/// A sink that stores `requant[o].to_i8(sum)` head by head: output `o` of token `t` at
+/// `out[head, t, c]` (`[nh, L, hs]`, `o = head * hs + c`).
+fn store_by_head<'o>(out: &'o mut [i8], l: usize, hs: usize, requant: &'o [Requant]) -> impl FnMut(usize, usize, i32) + 'o {
+    let hs = hs.max(1);
+    move |t, o, sum| {
+        if let (Some(y), Some(rq)) = (out.get_mut((o / hs) * l * hs + t * hs + o % hs), requant.get(o)) {
+            *y = rq.to_i8(sum);
         }
     }
 }
