@@ -1,33 +1,71 @@
-//! [`Kernels::dense`] for the Arm DSP extension (Cortex-M4/M7/M33): `SMLAD`, two int16 MACs
-//! per instruction. The other methods are the portable ones.
+//! The kernels for the Arm DSP extension (Cortex-M4/M7/M33): [`Kernels::dense`], `dot_i8`,
+//! `accumulate` and `depthwise` in `asm!` with `SMLAD` and its relatives. The other methods
+//! are the portable ones. Under QEMU one instruction is the unit of cost, so the loops are
+//! counted in instructions below.
 //!
-//! # Tile and data layout
+//! # `dense` on a token pair: tile and data layout
 //! One pass of the inner loop computes one output channel for two token rows `a` and `b`, so
 //! every weight word loaded serves two tokens. `SXTB16 w` turns the int8 weight word
 //! `[w0 w1 w2 w3]` into the int16 pair `(w0, w2)`, and `SXTB16 w, ROR #8` into `(w1, w3)`;
 //! `SMLAD acc, x, w` adds `lo(x) * lo(w) + hi(x) * hi(w)`. So that each activation word meets
 //! the weight pair it multiplies, the two tokens' inputs of the current group are repacked
-//! into `scratch` once per token pair, for every 4 inputs as the 4 words
+//! into `scratch` once per token pair (`PKHBT`/`PKHTB`), for every 4 inputs as the 4 words
 //! `(a0, a2) (a1, a3) (b0, b2) (b1, b3)`, which one `LDM` loads; the repacking is shared by
 //! all output channels of the group.
 //!
-//! Per 8 inputs the loop runs 1 `LDM` of 2 weight words, 2 `LDM`s of 4 activation words, 4
-//! `SXTB16` and 8 `SMLAD`: 15 instructions for 16 MACs. A pass covers [`BLOCK`] inputs, so
-//! `CMP` + `BNE` add 2 per 64 MACs: 62 + 2 instructions for 64 MACs. `SMLAD` wraps like the
-//! portable `i32` sums (an overflow only sets the sticky Q flag, which nothing reads).
+//! Per 16 inputs the loop runs 1 `LDM` of 4 weight words, 4 `LDM`s of 4 activation words, 8
+//! `SXTB16` and 16 `SMLAD`: 29 instructions for 32 MACs. A pass covers 128 inputs (64 or 32
+//! where the inputs are not a multiple of that), so `CMP` + `BNE` add 2 per 256 MACs. `SMLAD` wraps
+//! like the portable `i32` sums (an overflow only sets the sticky Q flag, which nothing reads).
 //!
-//! # Registers
-//! `LDM` fills its registers in ascending order, so they are named, not allocated: r0
-//! activations (scratch) pointer, r1 weight pointer, r2 end of the activations, r3 and r4 the
-//! sums of tokens `a` and `b`, r5 r8 r9 r10 the 4 activation words, r11 r12 two weight words,
-//! lr the weight pair being multiplied. That is every register `asm!` may use on Thumb (r6,
-//! r7 (frame pointer), sp and pc are not).
+//! The loop over output channels runs in the same `asm!` block, [`CHANNELS`] channels per
+//! call: per channel it zeroes the two sums, rewinds the activation pointer, stores the sums
+//! into a stack buffer and steps to the next weight row, 10 instructions. Rust then adds the
+//! bias and calls the sink for the buffered channels.
 //!
-//! # Shapes the loop does not take
-//! Inputs past the last whole block of the group, or past what `scratch` holds, are summed in
-//! Rust after the loop; an odd last token is paired with itself (its second sum is dropped).
-//! `LDM` needs word-aligned weight rows (the blob aligns every tensor to 16 bytes): with
-//! misaligned rows or inputs per group not a multiple of 4, Rust sums every input.
+//! Registers: `LDM` fills its registers in ascending order, so they are named, not
+//! allocated: r0 activations (scratch) pointer, r1 weight pointer, r2 end of the activations,
+//! r3 and r4 the sums of tokens `a` and `b`, r8 to r11 the 4 activation words, r5 r7 r12 lr
+//! the 4 weight words, r6 the weight pair being multiplied. r6 and r7 are reserved to the
+//! compiler (base and frame pointer), so the block saves them on the stack and restores them;
+//! the values needed once per channel live there too: the activations' start, the output
+//! pointer, the end of the weight rows and the weight bytes a row has past the loop's inputs.
+//!
+//! Shapes the loop does not take: inputs past the last whole pass of the group, or past what
+//! `scratch` holds, are summed in Rust after the loop; an odd last token is paired with
+//! itself (its second sum is dropped). `LDM` needs word-aligned weight rows (the blob aligns
+//! every tensor to 16 bytes): with misaligned rows or inputs per group not a multiple of 4,
+//! Rust sums every input.
+//!
+//! # `dense` on [`WIDE_ROWS`] tokens or more
+//! With many tokens the weights are widened instead of the activations: two output channels'
+//! weight rows become int16 pairs `(w0, w1) (w2, w3) ...` in `scratch` (`SXTB16` and `PKH`,
+//! once per channel pair), and every token row is read as it lies in `x`, its words already
+//! the pairs `(x0, x1) (x2, x3) ...` that meet them. Per 8 inputs of one token: 1 `LDM` of 4
+//! input words, 2 `LDM`s of 4 weight words (one per channel), 8 `SMLAD`: 11 instructions for
+//! 16 MACs, no `SXTB16`; a pass covers 32 inputs (+2 for `CMP` + `BNE`), and each token
+//! costs 11 more (sums, output, next row). Widening a channel pair costs about 1.75
+//! instructions per weight byte, which pays from about 9 tokens on (measured).
+//! Registers: r0 the token's inputs, r1 and r2 the two widened rows (r3: end of the first,
+//! start of the second), r4 r5 the two sums, r8 to r11 input words, r6 r7 r12 lr weight
+//! words; the start of the first row, the end of the tokens, the output pointer and the bytes
+//! between two tokens' inputs live on the stack. Taken where the inputs per group are a
+//! multiple of 32 and `x` and its rows are word-aligned.
+//!
+//! # The vector kernels
+//! `dot_i8` sign-extends both int8 operands with `SXTB16` and multiplies the pairs with
+//! `SMLAD`: per 16 inputs 4 `LDM`s (word-aligned vectors) or 8 `LDR`s, 16 `SXTB16`, 8
+//! `SMLAD`, 2 loop instructions. `accumulate` (`P V`, dynamic convolution) takes one MAC per
+//! instruction: with the pair `(0, -weight)` in a register, `SMLSD` adds `weight * hi(v)` and
+//! `SMLSDX` adds `weight * lo(v)`, exact for every weight in `-32767..=32768` (a Q15
+//! probability may be 32768, which `SMLABB`'s signed half could not hold); other weights take
+//! the portable loop. Per 16 elements: 2 `LDM`s of the row (4 `LDR`s per 8 where it is not
+//! word-aligned), 4 `LDM` + 4 `STM` of the sums, 16 `SMLSD(X)`. Both run 16 elements per pass
+//! and leave the last `len % 16` to Rust; both are called once per head and row, so they are
+//! not inlined (their 12 registers would make the caller's loop spill). `depthwise` runs tap
+//! by tap over 4 channels per pass: 1 `LDM` + 1 `STM` of the sums, 2 `LDR`s of inputs, 4
+//! `LDRSB` of the strided taps, 4 `SMLABB`/`SMLATB`, 2 pointer steps, 2 loop instructions.
+//! `LDR` takes any address on these cores; `LDM`, `LDRD` and `STRD` only word-aligned ones.
 
 // `asm!` is the only way to `SMLAD` on stable Rust; each unsafe block says why it is sound.
 #![allow(unsafe_code)]
@@ -36,8 +74,47 @@ use super::{generic, Kernels};
 use crate::int8::QDense;
 use core::arch::asm;
 
-/// Inputs per pass of the inner loop.
-const BLOCK: usize = 32;
+/// Output channels per call of the channel loop (tokens per call of the wide path's loop):
+/// their two sums each wait for the sink in a stack buffer of `2 * CHANNELS` words.
+const CHANNELS: usize = 32;
+
+/// Token rows from which [`Kernels::dense`] widens each weight row once and runs it against
+/// every token, instead of repacking each token pair (module doc).
+const WIDE_ROWS: usize = 9;
+
+/// Elements per pass of the vector kernels' loops.
+const VECTOR: usize = 16;
+
+/// 4 elements of `dot_i8` from the `a` word `$x` and the `b` word `$y`: their even bytes,
+/// then their odd bytes, as int16 pairs into `SMLAD`.
+macro_rules! dot_word {
+    ($x:literal, $y:literal) => {
+        concat!(
+            "sxtb16 {p}, ", $x, "\n",
+            "sxtb16 {q}, ", $y, "\n",
+            "smlad {sum}, {p}, {q}, {sum}\n",
+            "sxtb16 {p}, ", $x, ", ror #8\n",
+            "sxtb16 {q}, ", $y, ", ror #8\n",
+            "smlad {sum}, {p}, {q}, {sum}\n",
+        )
+    };
+}
+
+/// 4 elements of `accumulate` from the two `row` words `$v` and `$u`: the four sums in r8 to
+/// r11 (named for `LDM`/`STM`), `weight * lo` by `SMLSDX`, `weight * hi` by `SMLSD` (module
+/// doc).
+macro_rules! accumulate_four {
+    ($v:literal, $u:literal) => {
+        concat!(
+            "ldm {sums}, {{r8, r9, r10, r11}}\n",
+            "smlsdx r8, {pair}, ", $v, ", r8\n",
+            "smlsd r9, ", $v, ", {pair}, r9\n",
+            "smlsdx r10, {pair}, ", $u, ", r10\n",
+            "smlsd r11, ", $u, ", {pair}, r11\n",
+            "stm {sums}!, {{r8, r9, r10, r11}}\n",
+        )
+    };
+}
 
 /// The DSP-extension kernels; see the module doc.
 pub struct ArmDsp;
@@ -51,10 +128,18 @@ impl Kernels for ArmDsp {
         let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0) else { return };
         // SAFETY: every bit pattern of two `i16`s is a valid `u32`.
         let (_, words, _) = unsafe { scratch.align_to_mut::<u32>() };
+        // Many tokens: the weights widened once per channel pair instead (module doc).
+        let rows = x.len() / ins.max(1);
+        if rows >= WIDE_ROWS && ig % 32 == 0 && ins % 2 == 0 && x.as_ptr() as usize % 4 == 0 && words.len() >= ig {
+            return dense_wide(x, (ins, ig, og, block), layer, words, sink);
+        }
         // Inputs per group the loop takes (a token pair needs one scratch word per input); the
         // rest, or all of them for shapes it does not take, are summed in Rust.
         let aligned = ig % 4 == 0 && layer.weight.as_ptr() as usize % 4 == 0;
-        let fast = if aligned { ig.min(words.len()) / BLOCK * BLOCK } else { 0 };
+        let fast = if aligned { ig.min(words.len()) / 32 * 32 } else { 0 };
+        // The loop's sums; they stay 0 where it does not run.
+        let mut sums = [0i32; 2 * CHANNELS];
+        let rows_bytes = ig.saturating_mul(CHANNELS).max(1);
         // The same groups as `generic::dense_rows`: as many as there are whole input spans,
         // weight blocks and bias blocks (no `zip` of the two: its outlined constructor divides
         // by the chunk sizes, a panic site the optimiser cannot remove).
@@ -66,24 +151,306 @@ impl Kernels for ArmDsp {
             while let Some((t, a)) = rows.next() {
                 let b = rows.next();
                 pack(words, fast, a, b.map_or(a, |(_, b)| b));
-                let (packed, end) = (words.as_ptr(), words.as_ptr().wrapping_add(fast));
-                for (o, (w, &bias)) in w_group.chunks_exact(ig).zip(b_group).enumerate() {
-                    let (mut sum_a, mut sum_b) = (bias, bias);
-                    if fast > 0 {
-                        // SAFETY: `fast` is a non-zero multiple of `BLOCK`, at most `words.len()`
-                        // and at most `ig = w.len()`; `w` is word-aligned because the weights
-                        // and `ig` are.
-                        (sum_a, sum_b) = unsafe { dot2(packed, end, w.as_ptr(), bias) };
+                let mut bias_blocks = b_group.chunks(CHANNELS);
+                for (c, w_rows) in w_group.chunks(rows_bytes).enumerate() {
+                    let Some(biases) = bias_blocks.next() else { break };
+                    let n = biases.len().min(w_rows.len() / ig);
+                    if fast > 0 && n > 0 {
+                        let (packed, w) = (words.as_ptr(), w_rows.as_ptr());
+                        // SAFETY: `fast` is a non-zero multiple of 32, at most `words.len()` and
+                        // at most `ig`; the `n` rows of `ig` bytes from `w` lie in `w_rows` and
+                        // are word-aligned because the weights and `ig` are; `n <= CHANNELS`,
+                        // so the `2 * n` sums fit `sums`.
+                        unsafe {
+                            let pass = match fast % 128 {
+                                0 => channels_128,
+                                64 => channels_64,
+                                _ => channels_32,
+                            };
+                            pass(packed, packed.add(fast), w, w.add(n * ig), ig - fast, sums.as_mut_ptr());
+                        }
                     }
                     if fast < ig {
-                        let rest = |x: &[i16]| generic::dot(x.get(fast..).unwrap_or(&[]), w.get(fast..).unwrap_or(&[]));
-                        sum_a = sum_a.wrapping_add(rest(a));
-                        sum_b = sum_b.wrapping_add(b.map_or(0, |(_, b)| rest(b)));
+                        // The inputs past the loop's, onto its sums (0 where it did not run).
+                        let rest = |x: &[i16], w: &[i8]| generic::dot(x.get(fast..).unwrap_or(&[]), w.get(fast..).unwrap_or(&[]));
+                        // (No `zip` of two chunk iterators: see above.)
+                        for (j, w) in w_rows.chunks_exact(ig).take(n).enumerate() {
+                            if let Some([sum_a, sum_b]) = sums.get_mut(2 * j..2 * j + 2) {
+                                let (loop_a, loop_b) = if fast > 0 { (*sum_a, *sum_b) } else { (0, 0) };
+                                *sum_a = loop_a.wrapping_add(rest(a, w));
+                                *sum_b = loop_b.wrapping_add(b.map_or(0, |(_, b)| rest(b, w)));
+                            }
+                        }
                     }
-                    let o = g * og + o;
-                    sink(t, o, sum_a);
-                    if let Some((t, _)) = b {
-                        sink(t, o, sum_b);
+                    emit(sink, (t, b.map(|(t, _)| t)), g * og + c * CHANNELS, sums.get(..2 * n).unwrap_or(&[]), biases);
+                }
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let fast = n / VECTOR * VECTOR;
+        let mut sum = 0i32;
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        if fast > 0 && (pa as usize | pb as usize) % 4 == 0 {
+            // SAFETY: the loop reads `fast` bytes from each of `a` and `b`, both at least that
+            // long and word-aligned for `LDM`, in whole passes of `VECTOR`, at least one. It
+            // writes only the registers it names, and no memory.
+            unsafe {
+                asm!(
+                    "2:",
+                    "ldm {a}!, {{r2, r3}}",
+                    "ldm {b}!, {{r4, r5}}",
+                    dot_word!("r2", "r4"),
+                    dot_word!("r3", "r5"),
+                    "ldm {a}!, {{r2, r3}}",
+                    "ldm {b}!, {{r4, r5}}",
+                    dot_word!("r2", "r4"),
+                    dot_word!("r3", "r5"),
+                    "cmp {a}, {end}",
+                    "bne 2b",
+                    a = inout(reg) pa => _,
+                    b = inout(reg) pb => _,
+                    end = in(reg) pa.wrapping_add(fast),
+                    sum = inout(reg) sum,
+                    p = out(reg) _,
+                    q = out(reg) _,
+                    out("r2") _,
+                    out("r3") _,
+                    out("r4") _,
+                    out("r5") _,
+                    options(pure, readonly, nostack),
+                );
+            }
+        } else if fast > 0 {
+            // SAFETY: as above, with `LDR`, which takes any address on these cores.
+            unsafe {
+                asm!(
+                    "2:",
+                    "ldr {x}, [{a}], #4",
+                    "ldr {y}, [{b}], #4",
+                    dot_word!("{x}", "{y}"),
+                    "ldr {x}, [{a}], #4",
+                    "ldr {y}, [{b}], #4",
+                    dot_word!("{x}", "{y}"),
+                    "ldr {x}, [{a}], #4",
+                    "ldr {y}, [{b}], #4",
+                    dot_word!("{x}", "{y}"),
+                    "ldr {x}, [{a}], #4",
+                    "ldr {y}, [{b}], #4",
+                    dot_word!("{x}", "{y}"),
+                    "cmp {a}, {end}",
+                    "bne 2b",
+                    a = inout(reg) pa => _,
+                    b = inout(reg) pb => _,
+                    end = in(reg) pa.wrapping_add(fast),
+                    sum = inout(reg) sum,
+                    x = out(reg) _,
+                    y = out(reg) _,
+                    p = out(reg) _,
+                    q = out(reg) _,
+                    options(pure, readonly, nostack),
+                );
+            }
+        }
+        if fast < n {
+            let (a, b) = (a.get(fast..n).unwrap_or(&[]), b.get(fast..n).unwrap_or(&[]));
+            sum = sum.wrapping_add(generic::dot(a, b));
+        }
+        sum
+    }
+
+    #[inline(never)]
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
+        let n = sums.len().min(row.len());
+        // `(0, -weight)` as two int16 halves, for weights whose negation is an `i16` (module
+        // doc); other weights take the portable loop.
+        let negated = weight.wrapping_neg();
+        let fast = if i16::try_from(negated).is_ok() { n / VECTOR * VECTOR } else { 0 };
+        let pair = (negated as u32) << 16;
+        let (pr, ps) = (row.as_ptr(), sums.as_mut_ptr());
+        if fast == 0 {
+            // Nothing for the loop: the portable loop below takes every element.
+        } else if pr as usize % 4 == 0 {
+            // SAFETY: the loop reads `fast` `i16`s of `row` and reads and writes `fast` `i32`s
+            // of `sums`, both at least that long and word-aligned for `LDM` and `STM`, in whole
+            // passes of `VECTOR`, at least one; `sums` is the only memory written, borrowed
+            // mutably here.
+            unsafe {
+                asm!(
+                    "2:",
+                    "ldm {row}!, {{r2, r3, r4, r5}}",
+                    accumulate_four!("r2", "r3"),
+                    accumulate_four!("r4", "r5"),
+                    "ldm {row}!, {{r2, r3, r4, r5}}",
+                    accumulate_four!("r2", "r3"),
+                    accumulate_four!("r4", "r5"),
+                    "cmp {row}, {end}",
+                    "bne 2b",
+                    row = inout(reg) pr => _,
+                    sums = inout(reg) ps => _,
+                    end = in(reg) pr.wrapping_add(fast),
+                    pair = in(reg) pair,
+                    out("r2") _,
+                    out("r3") _,
+                    out("r4") _,
+                    out("r5") _,
+                    out("r8") _,
+                    out("r9") _,
+                    out("r10") _,
+                    out("r11") _,
+                    options(nostack),
+                );
+            }
+        } else {
+            // SAFETY: as above, with `LDR` for `row`, which takes any address on these cores.
+            unsafe {
+                asm!(
+                    "2:",
+                    "ldr {v}, [{row}], #4",
+                    "ldr {u}, [{row}], #4",
+                    accumulate_four!("{v}", "{u}"),
+                    "ldr {v}, [{row}], #4",
+                    "ldr {u}, [{row}], #4",
+                    accumulate_four!("{v}", "{u}"),
+                    "ldr {v}, [{row}], #4",
+                    "ldr {u}, [{row}], #4",
+                    accumulate_four!("{v}", "{u}"),
+                    "ldr {v}, [{row}], #4",
+                    "ldr {u}, [{row}], #4",
+                    accumulate_four!("{v}", "{u}"),
+                    "cmp {row}, {end}",
+                    "bne 2b",
+                    row = inout(reg) pr => _,
+                    sums = inout(reg) ps => _,
+                    end = in(reg) pr.wrapping_add(fast),
+                    pair = in(reg) pair,
+                    v = out(reg) _,
+                    u = out(reg) _,
+                    out("r8") _,
+                    out("r9") _,
+                    out("r10") _,
+                    out("r11") _,
+                    options(nostack),
+                );
+            }
+        }
+        if fast < n {
+            let (sums, row) = (sums.get_mut(fast..n).unwrap_or(&mut []), row.get(fast..n).unwrap_or(&[]));
+            generic::accumulate(sums, weight, row);
+        }
+    }
+
+    fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
+        acc.fill(0);
+        if channels == 0 || k == 0 {
+            return;
+        }
+        let pad = k / 2;
+        // Channels the loop takes: 4 per pass, each with its `k` weights in `w`.
+        let fast = channels.min(acc.len()).min(w.len() / k) / 4 * 4;
+        for j in 0..k {
+            let Some(row) = (t + j).checked_sub(pad).and_then(|src| x.chunks_exact(channels).nth(src)) else { continue };
+            if fast > 0 {
+                let (pa, pw) = (acc.as_mut_ptr(), w.as_ptr().wrapping_add(j));
+                // SAFETY: the loop reads `fast` `i16`s of `row` (`channels` long), the bytes
+                // `w[c * k + j]` for `c < fast` (`fast * k <= w.len()`, `j < k`) and reads and
+                // writes `fast` `i32`s of `acc`, word-aligned for `LDM` and `STM`, 4 per pass,
+                // at least one; `LDR` takes any address on these cores; `acc` is the only
+                // memory written, borrowed mutably here.
+                unsafe {
+                    asm!(
+                        "2:",
+                        "ldm {acc}, {{r8, r9, r10, r11}}",
+                        "ldr {x}, [{row}], #4",
+                        "ldrsb {w}, [{pw}]",
+                        "smlabb r8, {x}, {w}, r8",
+                        "ldrsb {w}, [{pw}, {k}]",
+                        "smlatb r9, {x}, {w}, r9",
+                        "add {pw}, {pw}, {k2}",
+                        "ldr {x}, [{row}], #4",
+                        "ldrsb {w}, [{pw}]",
+                        "smlabb r10, {x}, {w}, r10",
+                        "ldrsb {w}, [{pw}, {k}]",
+                        "smlatb r11, {x}, {w}, r11",
+                        "add {pw}, {pw}, {k2}",
+                        "stm {acc}!, {{r8, r9, r10, r11}}",
+                        "cmp {acc}, {end}",
+                        "bne 2b",
+                        acc = inout(reg) pa => _,
+                        row = inout(reg) row.as_ptr() => _,
+                        pw = inout(reg) pw => _,
+                        end = in(reg) pa.wrapping_add(fast),
+                        k = in(reg) k,
+                        k2 = in(reg) 2 * k,
+                        x = out(reg) _,
+                        w = out(reg) _,
+                        out("r8") _,
+                        out("r9") _,
+                        out("r10") _,
+                        out("r11") _,
+                        options(nostack),
+                    );
+                }
+            }
+            // The channels past the loop's, as `generic::depthwise`.
+            for (c, (a, &xv)) in acc.iter_mut().zip(row).enumerate().skip(fast) {
+                if let Some(&tap) = w.get(c * k + j) {
+                    *a = a.wrapping_add(i32::from(xv).wrapping_mul(i32::from(tap)));
+                }
+            }
+        }
+    }
+}
+
+/// [`Kernels::dense`] for [`WIDE_ROWS`] tokens or more (module doc): two output channels at a
+/// time, their weight rows widened to int16 pairs in `words` once and run against every token.
+/// Takes `ig` a multiple of 32, `ins` even, `x` word-aligned and `words` of at least `ig`.
+/// Inlined into `dense`, whose checks show the optimiser that no size below is 0.
+#[inline(always)]
+fn dense_wide<S: FnMut(usize, usize, i32)>(x: &[i16], (ins, ig, og, block): (usize, usize, usize, usize), layer: &QDense<'_>, words: &mut [u32], sink: &mut S) {
+    let rows = x.len() / ins.max(1);
+    let mut sums = [0i32; 2 * CHANNELS];
+    // `words` holds both rows (checked by `dense`).
+    let Some((row0, row1)) = words.split_at_mut_checked(ig / 2) else { return };
+    let mut b_groups = layer.bias.chunks_exact(og);
+    for (g, w_group) in layer.weight.chunks_exact(block).take(ins / ig).enumerate() {
+        let Some(b_group) = b_groups.next() else { break };
+        let mut channels = w_group.chunks_exact(ig).zip(b_group).enumerate();
+        while let Some((o, (w0, &b0))) = channels.next() {
+            let second = channels.next();
+            // An odd last channel runs as both rows; its second sums are dropped.
+            widen(row0, w0);
+            widen(row1.get_mut(..ig / 2).unwrap_or(&mut []), second.map_or(w0, |(_, (w1, _))| w1));
+            for t0 in (0..rows).step_by(CHANNELS) {
+                let n = CHANNELS.min(rows - t0);
+                let start = x.as_ptr().wrapping_add(t0 * ins + g * ig);
+                // SAFETY: tokens `t0..t0 + n` are rows of `x`, each holding the group's `ig`
+                // inputs from `start + t * ins`, word-aligned as `x` is and `ins` and `ig` are
+                // even; `row0` holds `ig / 2` words, a non-zero multiple of the pass's 16, and
+                // `row1` as many right after it; `n <= CHANNELS`, so the `2 * n` sums fit.
+                unsafe {
+                    wide_pass(start, start.wrapping_add(n * ins), (ins - ig) * 2, row0.as_ptr(), row1.as_ptr(), sums.as_mut_ptr());
+                }
+                let outputs = sums.chunks_exact(2).take(n).zip(t0..);
+                let o = g * og + o;
+                match second {
+                    Some((_, (_, &b1))) => {
+                        for (pair, t) in outputs {
+                            if let &[sum0, sum1] = pair {
+                                sink(t, o, b0.wrapping_add(sum0));
+                                sink(t, o + 1, b1.wrapping_add(sum1));
+                            }
+                        }
+                    }
+                    None => {
+                        for (pair, t) in outputs {
+                            if let Some(&sum0) = pair.first() {
+                                sink(t, o, b0.wrapping_add(sum0));
+                            }
+                        }
                     }
                 }
             }
@@ -91,77 +458,317 @@ impl Kernels for ArmDsp {
     }
 }
 
-/// Writes the first `n` inputs of tokens `a` and `b` into `words` in the loop's order (module
-/// doc).
-fn pack(words: &mut [u32], n: usize, a: &[i16], b: &[i16]) {
-    let pair = |lo: i16, hi: i16| u32::from(lo as u16) | u32::from(hi as u16) << 16;
-    let chunks = words.chunks_exact_mut(4).zip(a.chunks_exact(4).zip(b.chunks_exact(4))).take(n / 4);
-    for (dst, (a, b)) in chunks {
-        if let ([d0, d1, d2, d3], [a0, a1, a2, a3], [b0, b1, b2, b3]) = (dst, a, b) {
-            (*d0, *d1, *d2, *d3) = (pair(*a0, *a2), pair(*a1, *a3), pair(*b0, *b2), pair(*b1, *b3));
+/// Writes the weight row `w` into `dst` as int16 pairs `(w0, w1) (w2, w3) ...`.
+fn widen(dst: &mut [u32], w: &[i8]) {
+    let n = dst.len().min(w.len() / 2) / 4 * 4;
+    if n > 0 {
+        // SAFETY: the loop reads `2 * n` bytes of `w` and writes `n` words of `dst`, both that
+        // long, 4 words per pass, at least one; `LDR` takes any address on these cores and
+        // `dst` is word-aligned for `STRD`; `dst` is the only memory written, borrowed
+        // mutably here.
+        unsafe {
+            asm!(
+                "2:",
+                // [w0 w1 w2 w3] -> (w0, w2) (w1, w3) -> (w0, w1) (w2, w3), twice.
+                "ldr {v}, [{w}], #4",
+                "sxtb16 {e}, {v}",
+                "sxtb16 {f}, {v}, ror #8",
+                "pkhbt {v}, {e}, {f}, lsl #16",
+                "pkhtb {f}, {f}, {e}, asr #16",
+                "strd {v}, {f}, [{d}], #8",
+                "ldr {v}, [{w}], #4",
+                "sxtb16 {e}, {v}",
+                "sxtb16 {f}, {v}, ror #8",
+                "pkhbt {v}, {e}, {f}, lsl #16",
+                "pkhtb {f}, {f}, {e}, asr #16",
+                "strd {v}, {f}, [{d}], #8",
+                "cmp {d}, {end}",
+                "bne 2b",
+                w = inout(reg) w.as_ptr() => _,
+                d = inout(reg) dst.as_mut_ptr() => _,
+                end = in(reg) dst.as_mut_ptr().wrapping_add(n),
+                v = out(reg) _,
+                e = out(reg) _,
+                f = out(reg) _,
+                options(nostack),
+            );
+        }
+    }
+    let pair = |lo: i8, hi: i8| u32::from(lo as i16 as u16) | u32::from(hi as i16 as u16) << 16;
+    let rest = dst.iter_mut().skip(n).zip(w.chunks_exact(2).skip(n));
+    for (d, w) in rest {
+        if let &[w0, w1] = w {
+            *d = pair(w0, w1);
         }
     }
 }
 
-/// 4 inputs of both tokens against the weight word in register `$w`: r5 r8 r9 r10 =
-/// `(a0, a2) (a1, a3) (b0, b2) (b1, b3)`, lr = `(w0, w2)`, then `(w1, w3)`.
-macro_rules! four_inputs {
-    ($w:literal) => {
+/// 8 inputs of one token against both widened rows: r8 to r11 the token's 4 input pairs, r6
+/// r7 r12 lr the 4 weight pairs of row 0, then of row 1.
+macro_rules! eight_wide {
+    () => {
         concat!(
-            "ldm r0!, {{r5, r8, r9, r10}}\n",
-            "sxtb16 lr, ", $w, "\n",
-            "smlad r3, r5, lr, r3\n",
-            "smlad r4, r9, lr, r4\n",
-            "sxtb16 lr, ", $w, ", ror #8\n",
-            "smlad r3, r8, lr, r3\n",
-            "smlad r4, r10, lr, r4\n",
+            "ldm r0!, {{r8, r9, r10, r11}}\n",
+            "ldm r1!, {{r6, r7, r12, lr}}\n",
+            "smlad r4, r8, r6, r4\n",
+            "smlad r4, r9, r7, r4\n",
+            "smlad r4, r10, r12, r4\n",
+            "smlad r4, r11, lr, r4\n",
+            "ldm r2!, {{r6, r7, r12, lr}}\n",
+            "smlad r5, r8, r6, r5\n",
+            "smlad r5, r9, r7, r5\n",
+            "smlad r5, r10, r12, r5\n",
+            "smlad r5, r11, lr, r5\n",
         )
     };
 }
 
-/// `bias + sum_i a[i] * w[i]` and the same for `b`, over the inputs of the token pair packed
-/// from `packed` to `end` (one word per input).
+/// For every token from `x` to `x_end` (`ins` inputs apart: the inputs, then `skip` bytes),
+/// writes to `out` the token's sums against the widened rows `row0..row1` and `row1..`: the
+/// wide path's inner loop (module doc).
 ///
 /// # Safety
-/// `packed..end` is a readable, word-aligned run of a non-zero multiple of [`BLOCK`] words;
-/// `w` is word-aligned and as many bytes from it (one per input) are readable.
-#[inline(always)]
-unsafe fn dot2(packed: *const u32, end: *const u32, w: *const i8, bias: i32) -> (i32, i32) {
-    let (mut a, mut b) = (bias, bias);
-    // SAFETY: the caller's contract: the loop reads the words `packed..end` and as many
-    // weight bytes, word-aligned as `LDM` needs, in whole blocks, at least one. It writes only
-    // the registers it names as outputs, and no memory.
+/// `x..x_end` is a whole number of tokens, at least one; every token's inputs, two per word
+/// of `row0..row1`, are readable and word-aligned; `row0..row1` is a non-zero multiple of 16
+/// words, and as many are readable from `row1`; `out` is writable for two `i32`s per token.
+#[inline(never)]
+unsafe fn wide_pass(x: *const i16, x_end: *const i16, skip: usize, row0: *const u32, row1: *const u32, out: *mut i32) {
+    // SAFETY: the caller's contract: the loop reads each token's inputs and both rows in whole
+    // passes of 32 inputs, word-aligned as `LDM` needs, and writes two words per token from
+    // `out`. It saves r6 and r7, which it may not name as operands, and restores them and `sp`
+    // before it ends.
     unsafe {
         asm!(
+            // [sp]: row 0, end of the tokens, output pointer, skip.
+            "push {{r1, r2, r4, r5, r6, r7}}",
+            "3:",
+            "movs r4, #0",
+            "movs r5, #0",
+            "mov r2, r3",
             "2:",
-            "ldm r1!, {{r11, r12}}",
-            four_inputs!("r11"),
-            four_inputs!("r12"),
-            "ldm r1!, {{r11, r12}}",
-            four_inputs!("r11"),
-            four_inputs!("r12"),
-            "ldm r1!, {{r11, r12}}",
-            four_inputs!("r11"),
-            four_inputs!("r12"),
-            "ldm r1!, {{r11, r12}}",
-            four_inputs!("r11"),
-            four_inputs!("r12"),
-            "cmp r0, r2",
+            eight_wide!(),
+            eight_wide!(),
+            eight_wide!(),
+            eight_wide!(),
+            "cmp r1, r3",
             "bne 2b",
-            inout("r0") packed => _,
-            inout("r1") w => _,
-            in("r2") end,
-            inout("r3") a,
-            inout("r4") b,
-            out("r5") _,
+            "ldr r6, [sp, #8]",
+            "stm r6!, {{r4, r5}}",
+            "str r6, [sp, #8]",
+            "ldrd r1, r7, [sp]",
+            "ldr r6, [sp, #12]",
+            "add r0, r6",
+            "cmp r0, r7",
+            "bne 3b",
+            "pop {{r1, r2, r4, r5, r6, r7}}",
+            inout("r0") x => _,
+            inout("r1") row0 => _,
+            inout("r2") x_end => _,
+            inout("r3") row1 => _,
+            inout("r4") out => _,
+            inout("r5") skip => _,
             out("r8") _,
             out("r9") _,
             out("r10") _,
             out("r11") _,
             out("r12") _,
             out("lr") _,
-            options(pure, readonly, nostack),
         );
     }
-    (a, b)
 }
+
+/// Calls the sink for the buffered channels `o0..` of token `t` and, if there is one, token
+/// `u`: `bias + sum`. Inlined, so that the sink's code sees what its construction proved (a
+/// sink outlined from its caller may keep a panic site).
+#[inline(always)]
+fn emit<S: FnMut(usize, usize, i32)>(sink: &mut S, (t, u): (usize, Option<usize>), o0: usize, sums: &[i32], biases: &[i32]) {
+    let outputs = sums.chunks_exact(2).zip(biases).zip(o0..);
+    match u {
+        Some(u) => {
+            for ((pair, &bias), o) in outputs {
+                if let &[sum_t, sum_u] = pair {
+                    sink(t, o, bias.wrapping_add(sum_t));
+                    sink(u, o, bias.wrapping_add(sum_u));
+                }
+            }
+        }
+        None => {
+            for ((pair, &bias), o) in outputs {
+                if let Some(&sum_t) = pair.first() {
+                    sink(t, o, bias.wrapping_add(sum_t));
+                }
+            }
+        }
+    }
+}
+
+/// 4 inputs of `pack`: `(a0, a1) (a2, a3)` -> r8 r9 = `(a0, a2) (a1, a3)`, the same for `b`
+/// into r10 r11, stored as one group of 4 words.
+macro_rules! pack_four {
+    () => {
+        concat!(
+            "ldr {x}, [{a}], #4\n",
+            "ldr {y}, [{a}], #4\n",
+            "pkhbt r8, {x}, {y}, lsl #16\n",
+            "pkhtb r9, {y}, {x}, asr #16\n",
+            "ldr {x}, [{b}], #4\n",
+            "ldr {y}, [{b}], #4\n",
+            "pkhbt r10, {x}, {y}, lsl #16\n",
+            "pkhtb r11, {y}, {x}, asr #16\n",
+            "stm {d}!, {{r8, r9, r10, r11}}\n",
+        )
+    };
+}
+
+/// Writes the first `n` inputs (a multiple of 32) of tokens `a` and `b` into `words` in the
+/// loop's order (module doc).
+fn pack(words: &mut [u32], n: usize, a: &[i16], b: &[i16]) {
+    let n = n.min(words.len()).min(a.len()).min(b.len()) / 16 * 16;
+    if n == 0 {
+        return;
+    }
+    // SAFETY: the loop reads `n` `i16`s of `a` and of `b` and writes `n` words of `words`, all
+    // at least that long, 16 per pass, at least one; `LDR` takes any address on these cores
+    // and `words` is word-aligned for `STM`; `words` is the only memory written, borrowed
+    // mutably here.
+    unsafe {
+        asm!(
+            "2:",
+            pack_four!(),
+            pack_four!(),
+            pack_four!(),
+            pack_four!(),
+            "cmp {d}, {end}",
+            "bne 2b",
+            a = inout(reg) a.as_ptr() => _,
+            b = inout(reg) b.as_ptr() => _,
+            d = inout(reg) words.as_mut_ptr() => _,
+            end = in(reg) words.as_mut_ptr().wrapping_add(n),
+            x = out(reg) _,
+            y = out(reg) _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+}
+
+/// 4 inputs of both tokens against the weight word in register `$w`: r8 to r11 =
+/// `(a0, a2) (a1, a3) (b0, b2) (b1, b3)`, r6 = `(w0, w2)`, then `(w1, w3)`.
+macro_rules! four_inputs {
+    ($w:literal) => {
+        concat!(
+            "ldm r0!, {{r8, r9, r10, r11}}\n",
+            "sxtb16 r6, ", $w, "\n",
+            "smlad r3, r8, r6, r3\n",
+            "smlad r4, r10, r6, r4\n",
+            "sxtb16 r6, ", $w, ", ror #8\n",
+            "smlad r3, r9, r6, r3\n",
+            "smlad r4, r11, r6, r4\n",
+        )
+    };
+}
+
+/// 16 inputs of both tokens: 4 weight words, then 4 inputs against each.
+macro_rules! sixteen_inputs {
+    () => {
+        concat!(
+            "ldm r1!, {{r5, r7, r12, lr}}\n",
+            four_inputs!("r5"),
+            four_inputs!("r7"),
+            four_inputs!("r12"),
+            four_inputs!("lr"),
+        )
+    };
+}
+
+/// Defines a channel loop (module doc) whose inner pass covers `16 * n` inputs, `n` being the
+/// number of `sixteen_inputs!()` given.
+macro_rules! channel_loop {
+    ($(#[$doc:meta])* $name:ident, $($pass:expr),+) => {
+        $(#[$doc])*
+        ///
+        /// For every weight row from `w` to `w_end` (a row: one byte per packed input, then
+        /// `skip` bytes the loop does not read), writes to `out` the two sums over the packed
+        /// inputs of the token pair from `packed` to `end` (one word per input): that row's
+        /// `sum_i a[i] * w[i]` and the same for `b`.
+        ///
+        /// # Safety
+        /// `packed..end` is a readable, word-aligned run of a non-zero multiple of the pass's
+        /// inputs in words; `w..w_end` is a whole number of rows, at least one, each
+        /// word-aligned with its bytes readable; `out` is writable for two `i32`s per row.
+        #[inline(never)]
+        unsafe fn $name(packed: *const u32, end: *const u32, w: *const i8, w_end: *const i8, skip: usize, out: *mut i32) {
+            // SAFETY: the caller's contract: the loop reads the words `packed..end` and as many
+            // bytes of each weight row, word-aligned as `LDM` needs, in whole passes, at least
+            // one, and writes two words per row from `out`. It saves r6 and r7, which it may
+            // not name as operands, and restores them and `sp` before it ends.
+            unsafe {
+                asm!(
+                    // [sp]: activations' start, output pointer, end of the weight rows, skip.
+                    "push {{r0, r3, r4, r5, r6, r7}}",
+                    "3:",
+                    "movs r3, #0",
+                    "movs r4, #0",
+                    "2:",
+                    $($pass,)+
+                    "cmp r0, r2",
+                    "bne 2b",
+                    "ldrd r0, r7, [sp]",
+                    "stm r7!, {{r3, r4}}",
+                    "str r7, [sp, #4]",
+                    "ldrd r6, r7, [sp, #8]",
+                    "add r1, r7",
+                    "cmp r1, r6",
+                    "bne 3b",
+                    "pop {{r0, r3, r4, r5, r6, r7}}",
+                    inout("r0") packed => _,
+                    inout("r1") w => _,
+                    in("r2") end,
+                    inout("r3") out => _,
+                    inout("r4") w_end => _,
+                    inout("r5") skip => _,
+                    out("r8") _,
+                    out("r9") _,
+                    out("r10") _,
+                    out("r11") _,
+                    out("r12") _,
+                    out("lr") _,
+                );
+            }
+        }
+    };
+}
+
+channel_loop!(
+    /// The channel loop with passes of 128 inputs.
+    channels_128,
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!()
+);
+
+channel_loop!(
+    /// The channel loop with passes of 64 inputs, for inputs per group that are not a
+    /// multiple of 128.
+    channels_64,
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!(),
+    sixteen_inputs!()
+);
+
+channel_loop!(
+    /// The channel loop with passes of 32 inputs, for inputs per group that are not a
+    /// multiple of 64.
+    channels_32,
+    sixteen_inputs!(),
+    sixteen_inputs!()
+);

@@ -12,8 +12,8 @@ pub fn dense_rows<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QD
     let (ig, og) = (ins / groups, layer.bias.len() / groups);
     // Each size is tested on its own, so that the optimiser sees that no chunk size is 0 (a
     // panic site otherwise; `tests/no_panic.rs`).
-    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0) else { return };
-    for (t, row) in x.chunks_exact(ig * groups).enumerate() {
+    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0 && ins > 0) else { return };
+    for (t, row) in x.chunks_exact(ins).enumerate() {
         // Group g: its inputs, weight rows and biases, by position (a `zip` of the chunk
         // iterators would divide by their sizes in an outlined constructor).
         let mut w_groups = layer.weight.chunks_exact(block);
