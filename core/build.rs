@@ -6,6 +6,7 @@ use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(convbert_kernels, values(\"generic\", \"dsp\", \"mve\"))");
+    println!("cargo::rustc-check-cfg=cfg(convbert_few_registers)");
     println!("cargo::rerun-if-env-changed=CONVBERT_KERNELS");
     let target = env::var("TARGET").unwrap_or_default();
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
@@ -28,4 +29,9 @@ fn main() {
         _ => "generic",
     };
     println!("cargo::rustc-cfg=convbert_kernels=\"{kernels}\"");
+    // ARMv6-M (Cortex-M0/M0+) has 8 low registers: the portable two-token loop spills there,
+    // so its portable kernel runs one token at a time.
+    if target.starts_with("thumbv6m") {
+        println!("cargo::rustc-cfg=convbert_few_registers");
+    }
 }

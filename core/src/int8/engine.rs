@@ -11,7 +11,6 @@
 //! `[A]` and `[I]` rows exist for one tile, never for all L tokens, and each weight row that a
 //! product loads serves every token of the tile.
 
-use super::activation;
 use super::format::LnOutput;
 use super::kernels::{Kernels, Native, SCRATCH_ROWS};
 use super::layer_norm::{layer_norm, Affine};
@@ -315,7 +314,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                 Some(project) => {
                     let projected_input = span_mut(self.rows, 0, n * e);
                     Native::scale_i16(z, ln.residual, projected_input);
-                    Native::dense(projected_input, e, project, self.scratch, &mut store(residual, h, project.requant, Requant::to_i16));
+                    Native::dense(projected_input, e, project, self.scratch, &mut store(residual, h, project.requant, Native::requantize_i16));
                 }
             }
         }
@@ -335,10 +334,10 @@ impl<'m, 'a> Engine<'m, 'a> {
         // The keys are stored head by head, [nh, L, hs]: each head's are then the weight rows
         // of a dense product with that head's queries (the scores).
         let x = span(residual, 0, l * h);
-        Native::dense(x, h, &layer.query, scratch, &mut store(query, a, layer.query.requant, Requant::to_i8));
+        Native::dense(x, h, &layer.query, scratch, &mut store(query, a, layer.query.requant, Native::requantize_i8));
         Native::dense(x, h, &layer.key, scratch, &mut store_by_head(key, l, hs, layer.key.requant));
-        Native::dense(x, h, &layer.value, scratch, &mut store(value, a, layer.value.requant, Requant::to_i16));
-        Native::dense(x, h, &layer.conv_value, scratch, &mut store(conv_value, a, layer.conv_value.requant, Requant::to_i16));
+        Native::dense(x, h, &layer.value, scratch, &mut store(value, a, layer.value.requant, Native::requantize_i16));
+        Native::dense(x, h, &layer.conv_value, scratch, &mut store(conv_value, a, layer.conv_value.requant, Native::requantize_i16));
 
         // The dynamic convolution's taps, a tile at a time: softmax_j over each head's K
         // logits of ((span-aware key * q) Wck^T + bck), Q15.                       [L, nh*K]
@@ -352,10 +351,10 @@ impl<'m, 'a> Engine<'m, 'a> {
                 Native::requantize_i16(sums, layer.depthwise_requant, row);  //     [n, H]
             }
             let span_key = span_mut(span_key, 0, n * a);
-            Native::dense(filtered, h, &layer.pointwise, scratch, &mut store(span_key, a, layer.pointwise.requant, Requant::to_i16));
+            Native::dense(filtered, h, &layer.pointwise, scratch, &mut store(span_key, a, layer.pointwise.requant, Native::requantize_i16));
             Native::multiply_i16_i8(span_key, span(query, t0 * a, n * a), s.key_query); // [n, A]
             let logits = span_mut(acc, 0, n * taps);
-            Native::dense(span_key, a, &layer.kernel, scratch, &mut store(logits, taps, layer.kernel.requant, Requant::apply));
+            Native::dense(span_key, a, &layer.kernel, scratch, &mut store(logits, taps, layer.kernel.requant, Native::requantize_i32));
             for (tt, token_logits) in logits.chunks_exact(taps.max(1)).enumerate() {
                 let token_taps = span_mut(all_taps, (t0 + tt) * taps, taps);
                 for (head_logits, head_taps) in token_logits.chunks_exact(k.max(1)).zip(token_taps.chunks_exact_mut(k.max(1))) {
@@ -439,7 +438,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         let cls = span(self.residual, 0, h);
         Native::dense(cls, h, &head.dense, self.scratch, &mut store_activated(activated, h, head.dense.requant, head.activation));
         let logits = span_mut(self.logits, 0, labels);
-        Native::dense(activated, h, &head.out_proj, self.scratch, &mut store(logits, labels, head.out_proj.requant, Requant::apply));
+        Native::dense(activated, h, &head.out_proj, self.scratch, &mut store(logits, labels, head.out_proj.requant, Native::requantize_i32));
         let (logits, probs) = (span(self.logits, 0, labels), span_mut(self.probs, 0, labels));
         softmax_q15(logits, head.scalars.logits_log2, probs);
         // The first best on a tie, as torch.argmax.
@@ -460,42 +459,43 @@ impl<'m, 'a> Engine<'m, 'a> {
     }
 }
 
-/// A sink for [`Kernels::dense`] that stores `convert(requant[o], sum)` at `out[t * width + o]`
-/// (`Requant::to_i8`, `to_i16` or `apply`).
-fn store<'o, Y>(out: &'o mut [Y], width: usize, requant: &'o [Requant], convert: fn(Requant, i32) -> Y) -> impl FnMut(usize, usize, i32) + 'o {
-    move |t, o, sum| {
-        if let (Some(y), Some(&rq)) = (out.get_mut(t * width + o), requant.get(o)) {
-            *y = convert(rq, sum);
-        }
-    }
+/// A sink for [`Kernels::dense`] that stores `requantize(sums, requant[o..])` at
+/// `out[t * width + o..]` (`Native::requantize_i8`, `_i16` or `_i32`).
+fn store<'o, Y>(out: &'o mut [Y], width: usize, requant: &'o [Requant], requantize: fn(&[i32], &[Requant], &mut [Y])) -> impl FnMut(usize, usize, &[i32]) + 'o {
+    move |t, o, sums| requantize(sums, span(requant, o, sums.len()), span_mut(out, t * width + o, sums.len()))
 }
 
 /// A sink that stores `requant[o].to_i8(sum)` head by head: output `o` of token `t` at
 /// `out[head, t, c]` (`[nh, L, hs]`, `o = head * hs + c`).
-fn store_by_head<'o>(out: &'o mut [i8], l: usize, hs: usize, requant: &'o [Requant]) -> impl FnMut(usize, usize, i32) + 'o {
-    let hs = hs.max(1);
-    move |t, o, sum| {
-        if let (Some(y), Some(rq)) = (out.get_mut((o / hs) * l * hs + t * hs + o % hs), requant.get(o)) {
-            *y = rq.to_i8(sum);
+fn store_by_head<'o>(out: &'o mut [i8], l: usize, hs: usize, requant: &'o [Requant]) -> impl FnMut(usize, usize, &[i32]) + 'o {
+    move |t, o0, sums| {
+        // The run, cut where it crosses from one head to the next.
+        let mut o = o0;
+        let mut sums = sums;
+        while !sums.is_empty() {
+            let (Some(head), Some(c)) = (o.checked_div(hs), o.checked_rem(hs)) else { return };
+            let (here, rest) = sums.split_at(sums.len().min(hs - c));
+            Native::requantize_i8(here, span(requant, o, here.len()), span_mut(out, (head * l + t) * hs + c, here.len()));
+            (o, sums) = (o + here.len(), rest);
         }
     }
 }
 
-/// A sink that keeps the raw `i32` sums, for the products a LayerNorm follows.
-fn store_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, i32) + '_ {
-    move |t, o, sum| {
-        if let Some(y) = out.get_mut(t * width + o) {
+/// A sink that keeps the raw `i32` sums, for the products a LayerNorm or a softmax follows.
+fn store_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, &[i32]) + '_ {
+    move |t, o, sums| {
+        for (y, &sum) in span_mut(out, t * width + o, sums.len()).iter_mut().zip(sums) {
             *y = sum;
         }
     }
 }
 
 /// A sink that stores `act(requant[o].to_i16(sum))` through the activation's table.
-fn store_activated<'o>(out: &'o mut [i16], width: usize, requant: &'o [Requant], table: &'o [i16]) -> impl FnMut(usize, usize, i32) + 'o {
-    move |t, o, sum| {
-        if let (Some(y), Some(rq)) = (out.get_mut(t * width + o), requant.get(o)) {
-            *y = activation::lookup(table, rq.to_i16(sum));
-        }
+fn store_activated<'o>(out: &'o mut [i16], width: usize, requant: &'o [Requant], table: &'o [i16]) -> impl FnMut(usize, usize, &[i32]) + 'o {
+    move |t, o, sums| {
+        let values = span_mut(out, t * width + o, sums.len());
+        Native::requantize_i16(sums, span(requant, o, sums.len()), values);
+        Native::activate(values, table);
     }
 }
 

@@ -22,8 +22,8 @@ fn dense_reference(x: &[i16], w: &[i8], bias: &[i32], groups: usize, o: usize, o
 /// `Generic::dense` of one token row into `acc`.
 fn dense(x: &[i16], w: &[i8], bias: &[i32], groups: usize, acc: &mut [i32]) {
     let layer = QDense { weight: w, bias, requant: &[], groups };
-    Generic::dense(x, x.len(), &layer, &mut [], &mut |_, o, sum| {
-        if let Some(a) = acc.get_mut(o) {
+    Generic::dense(x, x.len(), &layer, &mut [], &mut |_, o0, sums| {
+        for (a, &sum) in acc.iter_mut().skip(o0).zip(sums) {
             *a = sum;
         }
     });
@@ -141,15 +141,19 @@ const MAX_ROWS: usize = 7;
 const MAX_INS: usize = 72;
 const MAX_OUTS: usize = 40;
 
-/// Runs `K::dense` and returns every `(t, o)` sum, `None` where the sink was not called exactly
-/// once.
+/// Runs `K::dense` and returns every `(t, o)` sum, `Err((t, o))` where the sink was given an
+/// output twice or one outside the layer.
 fn dense_sums<K: Kernels>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], out: &mut [Option<i32>]) -> Result<(), (usize, usize)> {
     let outs = layer.bias.len();
     out.iter_mut().for_each(|v| *v = None);
     let mut twice = None;
-    K::dense(x, ins, layer, scratch, &mut |t, o, v| match out.get_mut(t * outs + o) {
-        Some(slot @ None) => *slot = Some(v),
-        _ => twice = Some((t, o)),
+    K::dense(x, ins, layer, scratch, &mut |t, o0, sums| {
+        for (o, &v) in (o0..).zip(sums) {
+            match out.get_mut(t * outs + o).filter(|_| o < outs) {
+                Some(slot @ None) => *slot = Some(v),
+                _ => twice = Some((t, o)),
+            }
+        }
     });
     twice.map_or(Ok(()), Err)
 }

@@ -70,7 +70,7 @@
 // `asm!` is the only way to `SMLAD` on stable Rust; each unsafe block says why it is sound.
 #![allow(unsafe_code)]
 
-use super::{generic, Kernels};
+use super::{generic, Kernels, Sink};
 use crate::int8::QDense;
 use core::arch::asm;
 
@@ -120,7 +120,7 @@ macro_rules! accumulate_four {
 pub struct ArmDsp;
 
 impl Kernels for ArmDsp {
-    fn dense<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut S) {
+    fn dense(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
         let groups = layer.groups.max(1);
         let (ig, og) = (ins / groups, layer.bias.len() / groups);
         // As in `generic::dense_rows`; each size is tested on its own so that the optimiser sees
@@ -137,8 +137,9 @@ impl Kernels for ArmDsp {
         // rest, or all of them for shapes it does not take, are summed in Rust.
         let aligned = ig % 4 == 0 && layer.weight.as_ptr() as usize % 4 == 0;
         let fast = if aligned { ig.min(words.len()) / 32 * 32 } else { 0 };
-        // The loop's sums; they stay 0 where it does not run.
+        // The loop's sums (they stay 0 where it does not run), and the runs for the sink.
         let mut sums = [0i32; 2 * CHANNELS];
+        let (mut run_a, mut run_b) = ([0i32; CHANNELS], [0i32; CHANNELS]);
         let rows_bytes = ig.saturating_mul(CHANNELS).max(1);
         // The same groups as `generic::dense_rows`: as many as there are whole input spans,
         // weight blocks and bias blocks (no `zip` of the two: its outlined constructor divides
@@ -154,35 +155,13 @@ impl Kernels for ArmDsp {
                 let mut bias_blocks = b_group.chunks(CHANNELS);
                 for (c, w_rows) in w_group.chunks(rows_bytes).enumerate() {
                     let Some(biases) = bias_blocks.next() else { break };
-                    let n = biases.len().min(w_rows.len() / ig);
-                    if fast > 0 && n > 0 {
-                        let (packed, w) = (words.as_ptr(), w_rows.as_ptr());
-                        // SAFETY: `fast` is a non-zero multiple of 32, at most `words.len()` and
-                        // at most `ig`; the `n` rows of `ig` bytes from `w` lie in `w_rows` and
-                        // are word-aligned because the weights and `ig` are; `n <= CHANNELS`,
-                        // so the `2 * n` sums fit `sums`.
-                        unsafe {
-                            let pass = match fast % 128 {
-                                0 => channels_128,
-                                64 => channels_64,
-                                _ => channels_32,
-                            };
-                            pass(packed, packed.add(fast), w, w.add(n * ig), ig - fast, sums.as_mut_ptr());
-                        }
+                    let tokens = (a, b.map(|(_, b)| b));
+                    let n = pair_run(words, fast, tokens, (w_rows, biases), &mut sums, (&mut run_a, &mut run_b));
+                    let o0 = g * og + c * CHANNELS;
+                    sink(t, o0, run_a.get(..n).unwrap_or(&[]));
+                    if let Some((u, _)) = b {
+                        sink(u, o0, run_b.get(..n).unwrap_or(&[]));
                     }
-                    if fast < ig {
-                        // The inputs past the loop's, onto its sums (0 where it did not run).
-                        let rest = |x: &[i16], w: &[i8]| generic::dot(x.get(fast..).unwrap_or(&[]), w.get(fast..).unwrap_or(&[]));
-                        // (No `zip` of two chunk iterators: see above.)
-                        for (j, w) in w_rows.chunks_exact(ig).take(n).enumerate() {
-                            if let Some([sum_a, sum_b]) = sums.get_mut(2 * j..2 * j + 2) {
-                                let (loop_a, loop_b) = if fast > 0 { (*sum_a, *sum_b) } else { (0, 0) };
-                                *sum_a = loop_a.wrapping_add(rest(a, w));
-                                *sum_b = loop_b.wrapping_add(b.map_or(0, |(_, b)| rest(b, w)));
-                            }
-                        }
-                    }
-                    emit(sink, (t, b.map(|(t, _)| t)), g * og + c * CHANNELS, sums.get(..2 * n).unwrap_or(&[]), biases);
                 }
             }
         }
@@ -410,7 +389,7 @@ impl Kernels for ArmDsp {
 /// Takes `ig` a multiple of 32, `ins` even, `x` word-aligned and `words` of at least `ig`.
 /// Inlined into `dense`, whose checks show the optimiser that no size below is 0.
 #[inline(always)]
-fn dense_wide<S: FnMut(usize, usize, i32)>(x: &[i16], (ins, ig, og, block): (usize, usize, usize, usize), layer: &QDense<'_>, words: &mut [u32], sink: &mut S) {
+fn dense_wide(x: &[i16], (ins, ig, og, block): (usize, usize, usize, usize), layer: &QDense<'_>, words: &mut [u32], sink: &mut Sink<'_>) {
     let rows = x.len() / ins.max(1);
     let mut sums = [0i32; 2 * CHANNELS];
     // `words` holds both rows (checked by `dense`).
@@ -440,15 +419,14 @@ fn dense_wide<S: FnMut(usize, usize, i32)>(x: &[i16], (ins, ig, og, block): (usi
                     Some((_, (_, &b1))) => {
                         for (pair, t) in outputs {
                             if let &[sum0, sum1] = pair {
-                                sink(t, o, b0.wrapping_add(sum0));
-                                sink(t, o + 1, b1.wrapping_add(sum1));
+                                sink(t, o, &[b0.wrapping_add(sum0), b1.wrapping_add(sum1)]);
                             }
                         }
                     }
                     None => {
                         for (pair, t) in outputs {
                             if let Some(&sum0) = pair.first() {
-                                sink(t, o, b0.wrapping_add(sum0));
+                                sink(t, o, &[b0.wrapping_add(sum0)]);
                             }
                         }
                     }
@@ -577,29 +555,49 @@ unsafe fn wide_pass(x: *const i16, x_end: *const i16, skip: usize, row0: *const 
     }
 }
 
-/// Calls the sink for the buffered channels `o0..` of token `t` and, if there is one, token
-/// `u`: `bias + sum`. Inlined, so that the sink's code sees what its construction proved (a
-/// sink outlined from its caller may keep a panic site).
-#[inline(always)]
-fn emit<S: FnMut(usize, usize, i32)>(sink: &mut S, (t, u): (usize, Option<usize>), o0: usize, sums: &[i32], biases: &[i32]) {
-    let outputs = sums.chunks_exact(2).zip(biases).zip(o0..);
-    match u {
-        Some(u) => {
-            for ((pair, &bias), o) in outputs {
-                if let &[sum_t, sum_u] = pair {
-                    sink(t, o, bias.wrapping_add(sum_t));
-                    sink(u, o, bias.wrapping_add(sum_u));
-                }
-            }
-        }
-        None => {
-            for ((pair, &bias), o) in outputs {
-                if let Some(&sum_t) = pair.first() {
-                    sink(t, o, bias.wrapping_add(sum_t));
-                }
-            }
+/// `bias + W x` of up to [`CHANNELS`] output rows `w_rows` for tokens `a` and `b` (or `a`
+/// alone) into `run_a` and `run_b`; returns the rows done. The first `fast` inputs come from
+/// the loop over `packed` (`pack`'s layout), the rest from Rust. Not generic: one copy of this
+/// code however many sinks call `dense`.
+#[inline(never)]
+fn pair_run(
+    packed: &[u32],
+    fast: usize,
+    (a, b): (&[i16], Option<&[i16]>),
+    (w_rows, biases): (&[i8], &[i32]),
+    sums: &mut [i32; 2 * CHANNELS],
+    (run_a, run_b): (&mut [i32; CHANNELS], &mut [i32; CHANNELS]),
+) -> usize {
+    let ig = a.len().max(1);
+    let n = biases.len().min(w_rows.len() / ig).min(CHANNELS);
+    if fast > 0 && n > 0 && fast <= packed.len() && fast <= ig {
+        let (packed, w) = (packed.as_ptr(), w_rows.as_ptr());
+        // SAFETY: `fast` is a non-zero multiple of 32 (`dense`), at most `packed.len()` and at
+        // most `ig`; the `n` rows of `ig` bytes from `w` lie in `w_rows` and are word-aligned
+        // because the weights and `ig` are (`dense` checks both before choosing a non-zero
+        // `fast`); `n <= CHANNELS`, so the `2 * n` sums fit `sums`.
+        unsafe {
+            let pass = match fast % 128 {
+                0 => channels_128,
+                64 => channels_64,
+                _ => channels_32,
+            };
+            pass(packed, packed.add(fast), w, w.add(n * ig), ig - fast, sums.as_mut_ptr());
         }
     }
+    // The inputs past the loop's, onto its sums (0 where it did not run).
+    let rest = |x: &[i16], w: &[i8]| generic::dot(x.get(fast..).unwrap_or(&[]), w.get(fast..).unwrap_or(&[]));
+    let loop_ran = fast > 0;
+    // (No `zip` of two chunk iterators: see `dense`.)
+    let mut rows = w_rows.chunks_exact(ig);
+    for (((pair, &bias), ya), yb) in sums.chunks_exact(2).zip(biases).zip(run_a.iter_mut()).zip(run_b.iter_mut()).take(n) {
+        let (Some(w), &[loop_a, loop_b]) = (rows.next(), pair) else { break };
+        let (loop_a, loop_b) = if loop_ran { (loop_a, loop_b) } else { (0, 0) };
+        let (rest_a, rest_b) = if fast < ig { (rest(a, w), b.map_or(0, |b| rest(b, w))) } else { (0, 0) };
+        *ya = bias.wrapping_add(loop_a).wrapping_add(rest_a);
+        *yb = bias.wrapping_add(loop_b).wrapping_add(rest_b);
+    }
+    n
 }
 
 /// 4 inputs of `pack`: `(a0, a1) (a2, a3)` -> r8 r9 = `(a0, a2) (a1, a3)`, the same for `b`

@@ -61,7 +61,7 @@
 use core::arch::asm;
 use core::num::NonZeroUsize;
 
-use super::{generic, Kernels};
+use super::{generic, Kernels, Sink};
 use crate::int8::{QDense, Requant};
 
 /// [`Requant::apply`] of the 4 lanes of q0 by the multipliers in q1 and the VRSHL amount
@@ -79,7 +79,7 @@ macro_rules! requant_lanes {
 pub struct ArmMve;
 
 impl Kernels for ArmMve {
-    fn dense<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut S) {
+    fn dense(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
         match Shape::of(ins, layer) {
             Some(shape) => dense_tiles(x, shape, layer, scratch, sink),
             None => generic::dense_rows(x, ins, layer, sink),
@@ -388,7 +388,7 @@ const CHUNK: usize = 24;
 
 /// [`Kernels::dense`] for a [`Shape`]: token pairs interleaved into `scratch` through the
 /// 2 x 3 tile, an odd last token (or every token, if `scratch` is short) through the 1 x 3 one.
-fn dense_tiles<S: FnMut(usize, usize, i32)>(x: &[i16], s: Shape, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut S) {
+fn dense_tiles(x: &[i16], s: Shape, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
     let mut pair = scratch.get_mut(..2 * s.ins);
     // One buffer per call: each chunk overwrites the rows it has (and reads no others).
     let (mut pair_sums, mut row_sums) = ([[0i32; 2]; CHUNK], [0i32; CHUNK]);
@@ -399,19 +399,23 @@ fn dense_tiles<S: FnMut(usize, usize, i32)>(x: &[i16], s: Shape, layer: &QDense<
                 interleave(x0, x1, pair);
                 chunks(s, layer, pair, 2, |o, w, bias, xg| {
                     sums2(xg, w, bias.len(), s.ig, &mut pair_sums);
-                    for (k, (&b, &[s0, s1])) in bias.iter().zip(&pair_sums).enumerate() {
-                        sink(t, o + k, b.wrapping_add(s0));
-                        sink(t + 1, o + k, b.wrapping_add(s1));
+                    let (mut run0, mut run1) = ([0i32; CHUNK], [0i32; CHUNK]);
+                    for (((&b, &[s0, s1]), y0), y1) in bias.iter().zip(&pair_sums).zip(run0.iter_mut()).zip(run1.iter_mut()) {
+                        (*y0, *y1) = (b.wrapping_add(s0), b.wrapping_add(s1));
                     }
+                    let n = bias.len().min(CHUNK);
+                    sink(t, o, run0.get(..n).unwrap_or(&[]));
+                    sink(t + 1, o, run1.get(..n).unwrap_or(&[]));
                 });
                 t += 2;
             }
             _ => {
                 chunks(s, layer, x0, 1, |o, w, bias, xg| {
                     sums1(xg, w, bias.len(), s.ig, &mut row_sums);
-                    for (k, (&b, &s0)) in bias.iter().zip(&row_sums).enumerate() {
-                        sink(t, o + k, b.wrapping_add(s0));
+                    for (&b, s0) in bias.iter().zip(row_sums.iter_mut()) {
+                        *s0 = b.wrapping_add(*s0);
                     }
+                    sink(t, o, row_sums.get(..bias.len()).unwrap_or(&[]));
                 });
                 t += 1;
             }

@@ -4,27 +4,69 @@
 //! Weight rows are stored `[out, in_per_group]`, row-major and 16-byte aligned per tensor, the
 //! layout CMSIS-NN-style SIMD kernels read directly.
 
+use super::Sink;
 use crate::int8::{QDense, Requant};
 
-/// [`super::Kernels::dense`]: one token row at a time, one output channel at a time.
-pub fn dense_rows<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut S) {
+/// Outputs per run handed to the sink by [`dense_rows`].
+const RUN: usize = 32;
+
+/// [`super::Kernels::dense`]: two token rows at a time (each weight loaded once for both),
+/// runs of up to 32 outputs of a group.
+pub fn dense_rows(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut Sink<'_>) {
     let groups = layer.groups.max(1);
     let (ig, og) = (ins / groups, layer.bias.len() / groups);
     // Each size is tested on its own, so that the optimiser sees that no chunk size is 0 (a
     // panic site otherwise; `tests/no_panic.rs`).
     let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0 && ins > 0) else { return };
-    for (t, row) in x.chunks_exact(ins).enumerate() {
+    let Some(run_len) = ig.checked_mul(RUN).filter(|&len| len > 0) else { return };
+    let (mut sums_a, mut sums_b) = ([0i32; RUN], [0i32; RUN]);
+    let mut rows = x.chunks_exact(ins).enumerate();
+    while let Some((t, row_a)) = rows.next() {
+        // The next row, if any, is token t + 1; alone, token t is paired with itself.
+        let pair = rows.next();
+        let row_b = pair.map_or(row_a, |(_, row)| row);
         // Group g: its inputs, weight rows and biases, by position (a `zip` of the chunk
         // iterators would divide by their sizes in an outlined constructor).
         let mut w_groups = layer.weight.chunks_exact(block);
         let mut b_groups = layer.bias.chunks_exact(og);
-        for (g, x_group) in row.chunks_exact(ig).enumerate() {
+        for (g, (xa, xb)) in row_a.chunks_exact(ig).zip(row_b.chunks_exact(ig)).enumerate() {
             let (Some(w_group), Some(b_group)) = (w_groups.next(), b_groups.next()) else { break };
-            for (o, (w_row, &b)) in w_group.chunks_exact(ig).zip(b_group).enumerate() {
-                sink(t, g * og + o, b.wrapping_add(dot(x_group, w_row)));
+            let mut w_runs = w_group.chunks(run_len);
+            for (run, b_run) in b_group.chunks(RUN).enumerate() {
+                let Some(w_run) = w_runs.next() else { break };
+                let n = run_sums(xa, xb, w_run, b_run, &mut sums_a, &mut sums_b);
+                let o0 = g * og + run * RUN;
+                sink(t, o0, sums_a.get(..n).unwrap_or(&[]));
+                if pair.is_some() {
+                    sink(t + 1, o0, sums_b.get(..n).unwrap_or(&[]));
+                }
             }
         }
     }
+}
+
+/// `bias + W x` of one run of output rows for two tokens `a` and `b`; returns the outputs
+/// written. Not generic, not inlined: one copy of the loop however many sinks call `dense`.
+#[inline(never)]
+fn run_sums(xa: &[i16], xb: &[i16], w_rows: &[i8], biases: &[i32], sums_a: &mut [i32], sums_b: &mut [i32]) -> usize {
+    let ig = xa.len().max(1);
+    let mut n = 0;
+    for (((w_row, &bias), sa), sb) in w_rows.chunks_exact(ig).zip(biases).zip(sums_a.iter_mut()).zip(sums_b.iter_mut()) {
+        // (Cortex-M0's 8 registers cannot hold the two-token loop: one token at a time there.)
+        let (a, b) = if cfg!(convbert_few_registers) { (dot(xa, w_row), dot(xb, w_row)) } else { dot2(xa, xb, w_row) };
+        (*sa, *sb) = (bias.wrapping_add(a), bias.wrapping_add(b));
+        n += 1;
+    }
+    n
+}
+
+/// `(sum_i a[i] * w[i], sum_i b[i] * w[i])`, `i32` wrapping: two tokens, one weight row.
+#[inline]
+fn dot2(a: &[i16], b: &[i16], w: &[i8]) -> (i32, i32) {
+    a.iter().zip(b).zip(w).fold((0i32, 0i32), |(sa, sb), ((&xa, &xb), &wv)| {
+        let wv = wv as i32;
+        (sa.wrapping_add((xa as i32).wrapping_mul(wv)), sb.wrapping_add((xb as i32).wrapping_mul(wv)))
+    })
 }
 
 /// `sum_i a[i] * b[i]` over int8 or int16 `a` and int8 `b`, in `i32` (wrapping, as the SIMD
@@ -64,6 +106,30 @@ pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
 pub fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {
     for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
         *o = rq.to_i16(a);
+    }
+}
+
+/// `out[c] = requant[c].to_i8(acc[c])`.
+#[inline]
+pub fn requantize_i8(acc: &[i32], requant: &[Requant], out: &mut [i8]) {
+    for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
+        *o = rq.to_i8(a);
+    }
+}
+
+/// `out[c] = requant[c].apply(acc[c])`.
+#[inline]
+pub fn requantize_i32(acc: &[i32], requant: &[Requant], out: &mut [i32]) {
+    for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
+        *o = rq.apply(a);
+    }
+}
+
+/// `values[c] = act(values[c])`, the activation's interpolated table.
+#[inline]
+pub fn activate(values: &mut [i16], table: &[i16]) {
+    for v in values.iter_mut() {
+        *v = crate::int8::activation::lookup(table, *v);
     }
 }
 

@@ -28,18 +28,27 @@ use super::Requant;
 /// it on every target, so that `arena_bytes` is the same number on the host and on the device.
 pub const SCRATCH_ROWS: usize = 2;
 
+/// Where [`Kernels::dense`] hands its sums: `sink(t, o0, sums)`, `sums[j]` being output
+/// `o0 + j` of token row `t`. A trait object, not a type parameter: one copy of each kernel's
+/// code serves every sink (flash is the scarce resource), and a call per run of outputs costs
+/// nothing measurable.
+pub type Sink<'s> = dyn FnMut(usize, usize, &[i32]) + 's;
+
 /// The inner operations of the forward pass; see the module doc. Every method has the portable
 /// definition as its default.
 pub trait Kernels {
     /// A dense layer over a block of tokens: for every token row `t` of `x` (`[rows, ins]`,
-    /// int16) and every output channel `o` of `layer`, calls
-    /// `sink(t, o, bias[o] + sum_i x[t, g(o) * ig + i] * w[o, i])` once, in any order
-    /// (`ig = ins / groups`, `g(o)` the group of channel `o`, sums `i32` wrapping).
+    /// int16) and every output channel `o` of `layer`, the sum
+    /// `bias[o] + sum_i x[t, g(o) * ig + i] * w[o, i]` (`ig = ins / groups`, `g(o)` the group
+    /// of channel `o`, `i32` wrapping), handed to `sink(t, o0, sums)` in runs: `sums[j]` is
+    /// output `o0 + j` of token `t`. Every `(t, o)` is handed over exactly once, runs in any
+    /// order; a run is what the kernel had in registers or a small buffer, so that the sink can
+    /// requantize it in one vector loop.
     ///
     /// `scratch` holds at least [`SCRATCH_ROWS`]` * ins` values (less: the kernel must still
     /// give the same result, e.g. by running the portable loop).
     #[inline]
-    fn dense<S: FnMut(usize, usize, i32)>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut S) {
+    fn dense(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
         let _ = scratch;
         generic::dense_rows(x, ins, layer, sink);
     }
@@ -64,10 +73,30 @@ pub trait Kernels {
         generic::depthwise(x, channels, t, w, k, acc);
     }
 
-    /// `out[c] = requant[c].to_i16(acc[c])` (depthwise sums).
+    /// `out[c] = requant[c].to_i16(acc[c])` (depthwise sums, products into int16).
     #[inline]
     fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {
         generic::requantize_i16(acc, requant, out);
+    }
+
+    /// `out[c] = requant[c].to_i8(acc[c])` (products into int8: query, key).
+    #[inline]
+    fn requantize_i8(acc: &[i32], requant: &[Requant], out: &mut [i8]) {
+        generic::requantize_i8(acc, requant, out);
+    }
+
+    /// `out[c] = requant[c].apply(acc[c])` (products onto an `i32` domain: kernel logits, the
+    /// classifier's logits).
+    #[inline]
+    fn requantize_i32(acc: &[i32], requant: &[Requant], out: &mut [i32]) {
+        generic::requantize_i32(acc, requant, out);
+    }
+
+    /// `values[c] = act(values[c])` through the activation's table
+    /// ([`crate::int8::activation`]).
+    #[inline]
+    fn activate(values: &mut [i16], table: &[i16]) {
+        generic::activate(values, table);
     }
 
     /// `out[c] = requant.to_i16(acc[c])` (attention context, dynamic convolution, LayerNorm
