@@ -8,6 +8,7 @@
 
 use crate::{ensure, Lcg, Outcome};
 use convbert::int8::kernels::generic::depthwise;
+use convbert::int8::activation::TABLE_LEN;
 use convbert::int8::kernels::{Generic, Kernels, Native, SCRATCH_ROWS};
 use convbert::int8::{QDense, Requant};
 
@@ -220,9 +221,11 @@ pub fn native_vector_kernels_match_generic() -> Outcome {
     let (mut a, mut b, mut row, mut x) = ([0i8; 67], [0i8; 67], [0i16; 67], [0i16; 12 * 67]);
     let (mut want, mut got) = ([0i32; 67], [0i32; 67]);
     for case in 0..200 {
-        let n = rng.below(68);
+        let n = rng.below(67);
         let extremes = rng.below(4) == 0;
-        let (a, b, row) = (&mut a[..n], &mut b[..n], &mut row[..n]);
+        // Slices at odd offsets too: kernels that load words must fall back there.
+        let offset = rng.below(2);
+        let (a, b, row) = (&mut a[offset..offset + n], &mut b[..n], &mut row[offset..offset + n]);
         a.iter_mut().chain(b.iter_mut()).for_each(|v| *v = if extremes { i8::MIN } else { rng.next_i8() });
         row.iter_mut().for_each(|v| *v = if extremes { i16::MIN } else { rng.next_i16() });
         let (g, n8) = (Generic::dot_i8(a, b), Native::dot_i8(a, b));
@@ -245,6 +248,110 @@ pub fn native_vector_kernels_match_generic() -> Outcome {
             Native::depthwise(x, channels, t, w, k, &mut got[..channels]);
             ensure!(want == got, "case {case}: depthwise L {rows} C {channels} k {k} t {t}");
         }
+    }
+    Ok(())
+}
+
+/// `Native::dense` against `Generic::dense` for 9 to 12 token rows (the Cortex-M DSP kernel's
+/// path for many tokens, whose weights are widened once), inputs 32 or 64 per group, 1 or 2
+/// groups, 1-16 outputs, and token rows starting at an odd address (kernels that need
+/// word-aligned rows must fall back).
+pub fn native_dense_many_tokens_matches_generic() -> Outcome {
+    const ROWS: usize = 12;
+    const INS: usize = 128;
+    const OUTS: usize = 16;
+    let mut rng = Lcg(13);
+    let mut buffer = [0i16; ROWS * INS + 1];
+    let mut w = [0i8; INS / 2 * OUTS];
+    let mut bias = [0i32; OUTS];
+    let mut scratch = [0i16; SCRATCH_ROWS * INS];
+    let (mut want, mut got) = ([None; ROWS * OUTS], [None; ROWS * OUTS]);
+    for case in 0..40 {
+        let groups = 1 + rng.below(2);
+        let ins = groups * [32, 64][rng.below(2)];
+        let outs = groups * (1 + rng.below(OUTS / groups));
+        let rows = 9 + rng.below(ROWS - 8);
+        let offset = rng.below(2);
+        let x = &mut buffer[offset..offset + rows * ins];
+        let w = &mut w[..ins / groups * outs];
+        x.iter_mut().for_each(|v| *v = rng.next_i16());
+        w.iter_mut().for_each(|v| *v = rng.next_i8());
+        bias.iter_mut().for_each(|b| *b = rng.next_i32());
+        let layer = QDense { weight: w, bias: &bias[..outs], requant: &[], groups };
+        let (want, got) = (&mut want[..rows * outs], &mut got[..rows * outs]);
+        let shape = (rows, ins, outs, groups, offset);
+        ensure!(dense_sums::<Generic>(x, ins, &layer, &mut [], want).is_ok(), "case {case} {shape:?}: Generic sink twice");
+        ensure!(dense_sums::<Native>(x, ins, &layer, &mut scratch, got).is_ok(), "case {case} (rows, ins, outs, groups, offset) {shape:?}: Native sink twice");
+        for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+            ensure!(g == w && w.is_some(), "case {case} (rows, ins, outs, groups, offset) {shape:?}: token {} output {}: Native {g:?}, Generic {w:?}", i / outs, i % outs);
+        }
+    }
+    Ok(())
+}
+
+/// A random requantization pair: mostly valid ones (multiplier 0..2^31, shift 1..=62, the
+/// usual 33..=62 more often), sometimes one a blob would refuse (negative multiplier, shift 0
+/// or 63), which the kernels must still treat as the portable code does.
+fn random_requant(rng: &mut Lcg) -> Requant {
+    match rng.below(8) {
+        0 => Requant { multiplier: rng.next_i32(), shift: [0, 63, 1, 32][rng.below(4)] },
+        1 | 2 => Requant { multiplier: rng.next_i32() & i32::MAX, shift: 1 + rng.below(32) as i32 },
+        _ => Requant { multiplier: rng.next_i32() & i32::MAX, shift: 33 + rng.below(30) as i32 },
+    }
+}
+
+/// `Native`'s requantize loops (`requantize_i8`, `_i16`, `_i32`, `scale_i16`,
+/// `add_residual`) and `activate` against `Generic` on 300 random rows of 0-40 values: random
+/// and extreme sums, random pairs (shifts 1..=62 and some invalid ones), rows that mix pairs
+/// with and without a vector path, and random tables.
+pub fn native_requantize_loops_match_generic() -> Outcome {
+    const N: usize = 40;
+    let mut rng = Lcg(14);
+    let mut table = [0i16; TABLE_LEN];
+    for case in 0..300 {
+        let n = rng.below(N + 1);
+        let (mut acc, mut requant, mut residual) = ([0i32; N], [Requant::default(); N], [0i16; N]);
+        let extremes = rng.below(4) == 0;
+        for ((a, rq), r) in acc.iter_mut().zip(requant.iter_mut()).zip(residual.iter_mut()) {
+            *a = if extremes { [i32::MIN, i32::MAX, 0, -1][rng.below(4)] } else { rng.next_i32() >> rng.below(16) };
+            *rq = random_requant(&mut rng);
+            *r = rng.next_i16();
+        }
+        // Some rows share one pair, as one tensor's requantization does.
+        if rng.below(3) == 0 {
+            let shared = random_requant(&mut rng);
+            requant.iter_mut().for_each(|rq| *rq = shared);
+        }
+        let (acc, requant, residual) = (&acc[..n], &requant[..n], &residual[..n]);
+        let (mut want16, mut got16) = ([0i16; N], [0i16; N]);
+        Generic::requantize_i16(acc, requant, &mut want16[..n]);
+        Native::requantize_i16(acc, requant, &mut got16[..n]);
+        ensure!(want16 == got16, "case {case}: requantize_i16 over {n}");
+        let (mut want8, mut got8) = ([0i8; N], [0i8; N]);
+        Generic::requantize_i8(acc, requant, &mut want8[..n]);
+        Native::requantize_i8(acc, requant, &mut got8[..n]);
+        ensure!(want8 == got8, "case {case}: requantize_i8 over {n}");
+        let (mut want32, mut got32) = ([0i32; N], [0i32; N]);
+        Generic::requantize_i32(acc, requant, &mut want32[..n]);
+        Native::requantize_i32(acc, requant, &mut got32[..n]);
+        ensure!(want32 == got32, "case {case}: requantize_i32 over {n}");
+        let one = requant.first().copied().unwrap_or_default();
+        Generic::scale_i16(acc, one, &mut want16[..n]);
+        Native::scale_i16(acc, one, &mut got16[..n]);
+        ensure!(want16 == got16, "case {case}: scale_i16 over {n} with {one:?}");
+        let (mut want_z, mut got_z) = ([0i32; N], [0i32; N]);
+        want_z[..n].copy_from_slice(acc);
+        got_z[..n].copy_from_slice(acc);
+        let residual_rq = random_requant(&mut rng);
+        Generic::add_residual(&mut want_z[..n], requant, residual, residual_rq);
+        Native::add_residual(&mut got_z[..n], requant, residual, residual_rq);
+        ensure!(want_z == got_z, "case {case}: add_residual over {n} with residual {residual_rq:?}");
+        table.iter_mut().for_each(|v| *v = rng.next_i16());
+        want16[..n].iter_mut().zip(residual).for_each(|(v, &r)| *v = r);
+        got16 = want16;
+        Generic::activate(&mut want16[..n], &table);
+        Native::activate(&mut got16[..n], &table);
+        ensure!(want16 == got16, "case {case}: activate over {n}");
     }
     Ok(())
 }
