@@ -20,8 +20,9 @@
 //!
 //! The loop over output channels runs in the same `asm!` block, [`CHANNELS`] channels per
 //! call: per channel it zeroes the two sums, rewinds the activation pointer, stores the sums
-//! into a stack buffer and steps to the next weight row, 10 instructions. Rust then adds the
-//! bias and calls the sink for the buffered channels.
+//! into a stack buffer and steps to the next weight row, 10 instructions. Rust (`pair_run`,
+//! one copy for every sink) then adds the bias and sorts the sums into one run per token,
+//! which `dense` hands to the sink.
 //!
 //! Registers: `LDM` fills its registers in ascending order, so they are named, not
 //! allocated: r0 activations (scratch) pointer, r1 weight pointer, r2 end of the activations,
