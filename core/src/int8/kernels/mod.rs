@@ -26,7 +26,7 @@ use super::Requant;
 /// Rows of `[rows, ins]` activations that [`Kernels::dense`] may copy into its scratch, e.g. to
 /// interleave a tile of tokens. The engine's arena holds `SCRATCH_ROWS * max(ins)` `i16`s for
 /// it on every target, so that `arena_bytes` is the same number on the host and on the device.
-pub const SCRATCH_ROWS: usize = 2;
+pub const SCRATCH_ROWS: usize = 4;
 
 /// Where [`Kernels::dense`] hands its sums: `sink(t, o0, sums)`, `sums[j]` being output
 /// `o0 + j` of token row `t`. A trait object, not a type parameter: one copy of each kernel's
