@@ -252,10 +252,10 @@ pub fn native_vector_kernels_match_generic() -> Outcome {
     Ok(())
 }
 
-/// `Native::dense` against `Generic::dense` for 9 to 12 token rows (the Cortex-M DSP kernel's
-/// path for many tokens, whose weights are widened once), inputs 32 or 64 per group, 1 or 2
-/// groups, 1-16 outputs, and token rows starting at an odd address (kernels that need
-/// word-aligned rows must fall back).
+/// `Native::dense` against `Generic::dense` for 9 to 12 token rows (several of the Cortex-M
+/// DSP kernel's 4-token tiles and a remainder of 1 to 3), inputs 32 or 64 per group (whole
+/// passes of its loops), 1 or 2 groups, 1-16 outputs, and token rows starting at an odd
+/// address (kernels that need word-aligned rows must fall back).
 pub fn native_dense_many_tokens_matches_generic() -> Outcome {
     const ROWS: usize = 12;
     const INS: usize = 128;

@@ -39,7 +39,7 @@
 //! Rust sums every input.
 //!
 //! # `dense` on token quads
-//! From 4 token rows (below [`WIDE_ROWS`]) the tokens run 4 at a time, every weight word
+//! From 4 token rows on, the tokens run 4 at a time, every weight word
 //! serving four; the last 1 to 3 rows take the pair loop above. `pack_quad` writes each 4
 //! inputs of the quad `a b c d` as 8 words: the even halves `(a0, a2) (b0, b2) (c0, c2)
 //! (d0, d2)`, then the odd halves `(a1, a3) (b1, b3) (c1, c3) (d1, d3)`, so that one `LDM`
@@ -59,21 +59,6 @@
 //! activation words; r6 and r7 are saved on the stack as above, where the activations' start,
 //! the output pointer, the bias' distance from it, the end of the weight rows and the skip
 //! live too. The shapes it takes are the pair loop's, with two scratch words per input.
-//!
-//! # `dense` on [`WIDE_ROWS`] tokens or more
-//! With many tokens the weights are widened instead of the activations: two output channels'
-//! weight rows become int16 pairs `(w0, w1) (w2, w3) ...` in `scratch` (`SXTB16` and `PKH`,
-//! once per channel pair), and every token row is read as it lies in `x`, its words already
-//! the pairs `(x0, x1) (x2, x3) ...` that meet them. Per 8 inputs of one token: 1 `LDM` of 4
-//! input words, 2 `LDM`s of 4 weight words (one per channel), 8 `SMLAD`: 11 instructions for
-//! 16 MACs, no `SXTB16`; a pass covers 32 inputs (+2 for `CMP` + `BNE`), and each token
-//! costs 11 more (sums, output, next row). Widening a channel pair costs about 1.75
-//! instructions per weight byte, which pays from about 9 tokens on (measured).
-//! Registers: r0 the token's inputs, r1 and r2 the two widened rows (r3: end of the first,
-//! start of the second), r4 r5 the two sums, r8 to r11 input words, r6 r7 r12 lr weight
-//! words; the start of the first row, the end of the tokens, the output pointer and the bytes
-//! between two tokens' inputs live on the stack. Taken where the inputs per group are a
-//! multiple of 32 and `x` and its rows are word-aligned.
 //!
 //! # The vector kernels
 //! `dot_i8` sign-extends both int8 operands with `SXTB16` and multiplies the pairs with
@@ -97,13 +82,9 @@ use super::{generic, Kernels, Sink};
 use crate::int8::QDense;
 use core::arch::asm;
 
-/// Output channels per call of the channel loop (tokens per call of the wide path's loop):
+/// Output channels per call of the channel loop:
 /// their two sums each wait for the sink in a stack buffer of `2 * CHANNELS` words.
 const CHANNELS: usize = 32;
-
-/// Token rows from which [`Kernels::dense`] widens each weight row once and runs it against
-/// every token, instead of repacking each token pair (module doc).
-const WIDE_ROWS: usize = 9;
 
 /// Elements per pass of the vector kernels' loops.
 const VECTOR: usize = 16;
@@ -151,11 +132,7 @@ impl Kernels for ArmDsp {
         let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0) else { return };
         // SAFETY: every bit pattern of two `i16`s is a valid `u32`.
         let (_, words, _) = unsafe { scratch.align_to_mut::<u32>() };
-        // Many tokens: the weights widened once per channel pair instead (module doc).
         let rows = x.len() / ins.max(1);
-        if rows >= WIDE_ROWS && ig % 32 == 0 && ins % 2 == 0 && x.as_ptr() as usize % 4 == 0 && words.len() >= ig {
-            return dense_wide(x, (ins, ig, og, block), layer, words, sink);
-        }
         // Inputs per group the loop takes (a token pair needs one scratch word per input); the
         // rest, or all of them for shapes it does not take, are summed in Rust.
         let aligned = ig % 4 == 0 && layer.weight.as_ptr() as usize % 4 == 0;
@@ -424,177 +401,6 @@ impl Kernels for ArmDsp {
                 }
             }
         }
-    }
-}
-
-/// [`Kernels::dense`] for [`WIDE_ROWS`] tokens or more (module doc): two output channels at a
-/// time, their weight rows widened to int16 pairs in `words` once and run against every token.
-/// Takes `ig` a multiple of 32, `ins` even, `x` word-aligned and `words` of at least `ig`.
-/// Inlined into `dense`, whose checks show the optimiser that no size below is 0.
-#[inline(always)]
-fn dense_wide(x: &[i16], (ins, ig, og, block): (usize, usize, usize, usize), layer: &QDense<'_>, words: &mut [u32], sink: &mut Sink<'_>) {
-    let rows = x.len() / ins.max(1);
-    let mut sums = [0i32; 2 * CHANNELS];
-    // `words` holds both rows (checked by `dense`).
-    let Some((row0, row1)) = words.split_at_mut_checked(ig / 2) else { return };
-    let mut b_groups = layer.bias.chunks_exact(og);
-    for (g, w_group) in layer.weight.chunks_exact(block).take(ins / ig).enumerate() {
-        let Some(b_group) = b_groups.next() else { break };
-        let mut channels = w_group.chunks_exact(ig).zip(b_group).enumerate();
-        while let Some((o, (w0, &b0))) = channels.next() {
-            let second = channels.next();
-            // An odd last channel runs as both rows; its second sums are dropped.
-            widen(row0, w0);
-            widen(row1.get_mut(..ig / 2).unwrap_or(&mut []), second.map_or(w0, |(_, (w1, _))| w1));
-            for t0 in (0..rows).step_by(CHANNELS) {
-                let n = CHANNELS.min(rows - t0);
-                let start = x.as_ptr().wrapping_add(t0 * ins + g * ig);
-                // SAFETY: tokens `t0..t0 + n` are rows of `x`, each holding the group's `ig`
-                // inputs from `start + t * ins`, word-aligned as `x` is and `ins` and `ig` are
-                // even; `row0` holds `ig / 2` words, a non-zero multiple of the pass's 16, and
-                // `row1` as many right after it; `n <= CHANNELS`, so the `2 * n` sums fit.
-                unsafe {
-                    wide_pass(start, start.wrapping_add(n * ins), (ins - ig) * 2, row0.as_ptr(), row1.as_ptr(), sums.as_mut_ptr());
-                }
-                let outputs = sums.chunks_exact(2).take(n).zip(t0..);
-                let o = g * og + o;
-                match second {
-                    Some((_, (_, &b1))) => {
-                        for (pair, t) in outputs {
-                            if let &[sum0, sum1] = pair {
-                                sink(t, o, &[b0.wrapping_add(sum0), b1.wrapping_add(sum1)]);
-                            }
-                        }
-                    }
-                    None => {
-                        for (pair, t) in outputs {
-                            if let Some(&sum0) = pair.first() {
-                                sink(t, o, &[b0.wrapping_add(sum0)]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Writes the weight row `w` into `dst` as int16 pairs `(w0, w1) (w2, w3) ...`.
-fn widen(dst: &mut [u32], w: &[i8]) {
-    let n = dst.len().min(w.len() / 2) / 4 * 4;
-    if n > 0 {
-        // SAFETY: the loop reads `2 * n` bytes of `w` and writes `n` words of `dst`, both that
-        // long, 4 words per pass, at least one; `LDR` takes any address on these cores and
-        // `dst` is word-aligned for `STRD`; `dst` is the only memory written, borrowed
-        // mutably here.
-        unsafe {
-            asm!(
-                "2:",
-                // [w0 w1 w2 w3] -> (w0, w2) (w1, w3) -> (w0, w1) (w2, w3), twice.
-                "ldr {v}, [{w}], #4",
-                "sxtb16 {e}, {v}",
-                "sxtb16 {f}, {v}, ror #8",
-                "pkhbt {v}, {e}, {f}, lsl #16",
-                "pkhtb {f}, {f}, {e}, asr #16",
-                "strd {v}, {f}, [{d}], #8",
-                "ldr {v}, [{w}], #4",
-                "sxtb16 {e}, {v}",
-                "sxtb16 {f}, {v}, ror #8",
-                "pkhbt {v}, {e}, {f}, lsl #16",
-                "pkhtb {f}, {f}, {e}, asr #16",
-                "strd {v}, {f}, [{d}], #8",
-                "cmp {d}, {end}",
-                "bne 2b",
-                w = inout(reg) w.as_ptr() => _,
-                d = inout(reg) dst.as_mut_ptr() => _,
-                end = in(reg) dst.as_mut_ptr().wrapping_add(n),
-                v = out(reg) _,
-                e = out(reg) _,
-                f = out(reg) _,
-                options(nostack),
-            );
-        }
-    }
-    let pair = |lo: i8, hi: i8| u32::from(lo as i16 as u16) | u32::from(hi as i16 as u16) << 16;
-    let rest = dst.iter_mut().skip(n).zip(w.chunks_exact(2).skip(n));
-    for (d, w) in rest {
-        if let &[w0, w1] = w {
-            *d = pair(w0, w1);
-        }
-    }
-}
-
-/// 8 inputs of one token against both widened rows: r8 to r11 the token's 4 input pairs, r6
-/// r7 r12 lr the 4 weight pairs of row 0, then of row 1.
-macro_rules! eight_wide {
-    () => {
-        concat!(
-            "ldm r0!, {{r8, r9, r10, r11}}\n",
-            "ldm r1!, {{r6, r7, r12, lr}}\n",
-            "smlad r4, r8, r6, r4\n",
-            "smlad r4, r9, r7, r4\n",
-            "smlad r4, r10, r12, r4\n",
-            "smlad r4, r11, lr, r4\n",
-            "ldm r2!, {{r6, r7, r12, lr}}\n",
-            "smlad r5, r8, r6, r5\n",
-            "smlad r5, r9, r7, r5\n",
-            "smlad r5, r10, r12, r5\n",
-            "smlad r5, r11, lr, r5\n",
-        )
-    };
-}
-
-/// For every token from `x` to `x_end` (`ins` inputs apart: the inputs, then `skip` bytes),
-/// writes to `out` the token's sums against the widened rows `row0..row1` and `row1..`: the
-/// wide path's inner loop (module doc).
-///
-/// # Safety
-/// `x..x_end` is a whole number of tokens, at least one; every token's inputs, two per word
-/// of `row0..row1`, are readable and word-aligned; `row0..row1` is a non-zero multiple of 16
-/// words, and as many are readable from `row1`; `out` is writable for two `i32`s per token.
-#[inline(never)]
-unsafe fn wide_pass(x: *const i16, x_end: *const i16, skip: usize, row0: *const u32, row1: *const u32, out: *mut i32) {
-    // SAFETY: the caller's contract: the loop reads each token's inputs and both rows in whole
-    // passes of 32 inputs, word-aligned as `LDM` needs, and writes two words per token from
-    // `out`. It saves r6 and r7, which it may not name as operands, and restores them and `sp`
-    // before it ends.
-    unsafe {
-        asm!(
-            // [sp]: row 0, end of the tokens, output pointer, skip.
-            "push {{r1, r2, r4, r5, r6, r7}}",
-            "3:",
-            "movs r4, #0",
-            "movs r5, #0",
-            "mov r2, r3",
-            "2:",
-            eight_wide!(),
-            eight_wide!(),
-            eight_wide!(),
-            eight_wide!(),
-            "cmp r1, r3",
-            "bne 2b",
-            "ldr r6, [sp, #8]",
-            "stm r6!, {{r4, r5}}",
-            "str r6, [sp, #8]",
-            "ldrd r1, r7, [sp]",
-            "ldr r6, [sp, #12]",
-            "add r0, r6",
-            "cmp r0, r7",
-            "bne 3b",
-            "pop {{r1, r2, r4, r5, r6, r7}}",
-            inout("r0") x => _,
-            inout("r1") row0 => _,
-            inout("r2") x_end => _,
-            inout("r3") row1 => _,
-            inout("r4") out => _,
-            inout("r5") skip => _,
-            out("r8") _,
-            out("r9") _,
-            out("r10") _,
-            out("r11") _,
-            out("r12") _,
-            out("lr") _,
-        );
     }
 }
 
