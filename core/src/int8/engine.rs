@@ -367,11 +367,12 @@ impl<'m, 'a> Engine<'m, 'a> {
         // A tile at a time: mixed = concat(attention heads, conv heads), then the attention
         // output LN(W mixed + b + residual) into residual[t]. Every token's q, k, v, conv value
         // and taps exist already, so the tile's residual rows are free to overwrite.
+        // The keys' product has no bias: zeros, one per key.
+        let zero_bias = span_mut(zero_bias, 0, l);
+        zero_bias.fill(0);
         for t0 in (0..l).step_by(TILE) {
             let n = TILE.min(l - t0);
             let mixed = span_mut(rows, 0, n * h);
-            let zero_bias = span_mut(zero_bias, 0, l);
-            zero_bias.fill(0);
             for head in 0..nh {
                 let col = head * hs;
                 // Self-attention scores q[t] . k[u] (1/sqrt(hs) is in the softmax's scale), the

@@ -1,4 +1,4 @@
-//! The kernels for the Arm DSP extension (Cortex-M4/M7/M33): [`Kernels::dense`], `dot_i8`,
+//! The kernels for the Arm DSP extension (Cortex-M4/M7/M33): [`Kernels::dense`],
 //! `accumulate` and `depthwise` in `asm!` with `SMLAD` and its relatives. The other methods
 //! are the portable ones. Under QEMU one instruction is the unit of cost, so the loops are
 //! counted in instructions below.
@@ -61,16 +61,14 @@
 //! live too. The shapes it takes are the pair loop's, with two scratch words per input.
 //!
 //! # The vector kernels
-//! `dot_i8` sign-extends both int8 operands with `SXTB16` and multiplies the pairs with
-//! `SMLAD`: per 16 inputs 4 `LDM`s (word-aligned vectors) or 8 `LDR`s, 16 `SXTB16`, 8
-//! `SMLAD`, 2 loop instructions. `accumulate` (`P V`, dynamic convolution) takes one MAC per
+//! `accumulate` (`P V`, dynamic convolution) takes one MAC per
 //! instruction: with the pair `(0, -weight)` in a register, `SMLSD` adds `weight * hi(v)` and
 //! `SMLSDX` adds `weight * lo(v)`, exact for every weight in `-32767..=32768` (a Q15
 //! probability may be 32768, which `SMLABB`'s signed half could not hold); other weights take
 //! the portable loop. Per 16 elements: 2 `LDM`s of the row (4 `LDR`s per 8 where it is not
-//! word-aligned), 4 `LDM` + 4 `STM` of the sums, 16 `SMLSD(X)`. Both run 16 elements per pass
-//! and leave the last `len % 16` to Rust; both are called once per head and row, so they are
-//! not inlined (their 12 registers would make the caller's loop spill). `depthwise` runs tap
+//! word-aligned), 4 `LDM` + 4 `STM` of the sums, 16 `SMLSD(X)`. It runs 16 elements per pass
+//! and leaves the last `len % 16` to Rust; it is called once per head and row, so it is not
+//! inlined (its 12 registers would make the caller's loop spill). `depthwise` runs tap
 //! by tap over 4 channels per pass: 1 `LDM` + 1 `STM` of the sums, 2 `LDR`s of inputs, 4
 //! `LDRSB` of the strided taps, 4 `SMLABB`/`SMLATB`, 2 pointer steps, 2 loop instructions.
 //! `LDR` takes any address on these cores; `LDM`, `LDRD` and `STRD` only word-aligned ones.
@@ -88,21 +86,6 @@ const CHANNELS: usize = 32;
 
 /// Elements per pass of the vector kernels' loops.
 const VECTOR: usize = 16;
-
-/// 4 elements of `dot_i8` from the `a` word `$x` and the `b` word `$y`: their even bytes,
-/// then their odd bytes, as int16 pairs into `SMLAD`.
-macro_rules! dot_word {
-    ($x:literal, $y:literal) => {
-        concat!(
-            "sxtb16 {p}, ", $x, "\n",
-            "sxtb16 {q}, ", $y, "\n",
-            "smlad {sum}, {p}, {q}, {sum}\n",
-            "sxtb16 {p}, ", $x, ", ror #8\n",
-            "sxtb16 {q}, ", $y, ", ror #8\n",
-            "smlad {sum}, {p}, {q}, {sum}\n",
-        )
-    };
-}
 
 /// 4 elements of `accumulate` from the two `row` words `$v` and `$u`: the four sums in r8 to
 /// r11 (named for `LDM`/`STM`), `weight * lo` by `SMLSDX`, `weight * hi` by `SMLSD` (module
@@ -185,80 +168,6 @@ impl Kernels for ArmDsp {
                 }
             }
         }
-    }
-
-    #[inline(never)]
-    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-        let n = a.len().min(b.len());
-        let fast = n / VECTOR * VECTOR;
-        let mut sum = 0i32;
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        if fast > 0 && (pa as usize | pb as usize) % 4 == 0 {
-            // SAFETY: the loop reads `fast` bytes from each of `a` and `b`, both at least that
-            // long and word-aligned for `LDM`, in whole passes of `VECTOR`, at least one. It
-            // writes only the registers it names, and no memory.
-            unsafe {
-                asm!(
-                    "2:",
-                    "ldm {a}!, {{r2, r3}}",
-                    "ldm {b}!, {{r4, r5}}",
-                    dot_word!("r2", "r4"),
-                    dot_word!("r3", "r5"),
-                    "ldm {a}!, {{r2, r3}}",
-                    "ldm {b}!, {{r4, r5}}",
-                    dot_word!("r2", "r4"),
-                    dot_word!("r3", "r5"),
-                    "cmp {a}, {end}",
-                    "bne 2b",
-                    a = inout(reg) pa => _,
-                    b = inout(reg) pb => _,
-                    end = in(reg) pa.wrapping_add(fast),
-                    sum = inout(reg) sum,
-                    p = out(reg) _,
-                    q = out(reg) _,
-                    out("r2") _,
-                    out("r3") _,
-                    out("r4") _,
-                    out("r5") _,
-                    options(pure, readonly, nostack),
-                );
-            }
-        } else if fast > 0 {
-            // SAFETY: as above, with `LDR`, which takes any address on these cores.
-            unsafe {
-                asm!(
-                    "2:",
-                    "ldr {x}, [{a}], #4",
-                    "ldr {y}, [{b}], #4",
-                    dot_word!("{x}", "{y}"),
-                    "ldr {x}, [{a}], #4",
-                    "ldr {y}, [{b}], #4",
-                    dot_word!("{x}", "{y}"),
-                    "ldr {x}, [{a}], #4",
-                    "ldr {y}, [{b}], #4",
-                    dot_word!("{x}", "{y}"),
-                    "ldr {x}, [{a}], #4",
-                    "ldr {y}, [{b}], #4",
-                    dot_word!("{x}", "{y}"),
-                    "cmp {a}, {end}",
-                    "bne 2b",
-                    a = inout(reg) pa => _,
-                    b = inout(reg) pb => _,
-                    end = in(reg) pa.wrapping_add(fast),
-                    sum = inout(reg) sum,
-                    x = out(reg) _,
-                    y = out(reg) _,
-                    p = out(reg) _,
-                    q = out(reg) _,
-                    options(pure, readonly, nostack),
-                );
-            }
-        }
-        if fast < n {
-            let (a, b) = (a.get(fast..n).unwrap_or(&[]), b.get(fast..n).unwrap_or(&[]));
-            sum = sum.wrapping_add(generic::dot(a, b));
-        }
-        sum
     }
 
     #[inline(never)]

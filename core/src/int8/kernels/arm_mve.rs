@@ -35,9 +35,9 @@
 //! The two tokens are interleaved into `scratch` with `VLDRH`/`VSTRH` (5 instructions per 8
 //! inputs of both).
 //!
-//! `VMLADAVA.S8` (16 MACs) needs int8 on both sides, so it serves `dot_i8`; splitting int16
-//! activations into two int8 halves would double the accumulators a tile needs and add a
-//! correction sum per row, for the same instructions per MAC.
+//! `VMLADAVA.S8` (16 MACs) needs int8 on both sides; splitting int16 activations into two int8
+//! halves would double the accumulators a tile needs and add a correction sum per row, for the
+//! same instructions per MAC.
 //!
 //! # The rest
 //!
@@ -52,8 +52,8 @@
 //!   portable code: the whole call again for `requantize_i16` (its output is not its input),
 //!   the rest of the row from the first block that holds one for `add_residual` (in place: the
 //!   block checks its shifts before it stores).
-//! - `accumulate` (`VMLA.I32` by the scalar weight, which may be 32768) and `dot_i8`:
-//!   tail-predicated loops.
+//! - `accumulate` (`VMLA.I32` by the scalar weight, which may be 32768): a tail-predicated
+//!   loop.
 
 // The crate denies `unsafe`; this module is where the engine's `asm!` lives.
 #![allow(unsafe_code)]
@@ -74,7 +74,7 @@ macro_rules! requant_lanes {
     };
 }
 
-/// Helium kernels: `dense`, `dot_i8`, `accumulate`, `depthwise`, `requantize_i16`, `scale_i16`
+/// Helium kernels: `dense`, `accumulate`, `depthwise`, `requantize_i16`, `scale_i16`
 /// and `add_residual`; the rest is [`generic`].
 pub struct ArmMve;
 
@@ -84,33 +84,6 @@ impl Kernels for ArmMve {
             Some(shape) => dense_tiles(x, shape, layer, scratch, sink),
             None => generic::dense_rows(x, ins, layer, sink),
         }
-    }
-
-    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-        let n = a.len().min(b.len());
-        let mut sum = 0i32;
-        // SAFETY: the tail-predicated loop reads exactly `n` bytes from each pointer, and both
-        // slices hold at least `n`; it writes only the registers named here and q0-q1.
-        unsafe {
-            asm!(
-                "wlstp.8 lr, {n}, 2f",
-                "1:",
-                "vldrb.u8 q0, [{a}], #16",
-                "vldrb.u8 q1, [{b}], #16",
-                "vmladava.s8 r0, q0, q1",
-                "letp lr, 1b",
-                "2:",
-                n = in(reg) n,
-                a = inout(reg) a.as_ptr() => _,
-                b = inout(reg) b.as_ptr() => _,
-                inout("r0") sum,
-                out("lr") _,
-                out("q0") _,
-                out("q1") _,
-                options(nostack, readonly),
-            );
-        }
-        sum
     }
 
     fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {

@@ -53,12 +53,6 @@ pub trait Kernels {
         generic::dense_rows(x, ins, layer, sink);
     }
 
-    /// `sum_i a[i] * b[i]` over int8 vectors, `i32` wrapping: attention scores `q . k`.
-    #[inline]
-    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-        generic::dot(a, b)
-    }
-
     /// `sums[c] += weight * row[c]`: one term of an attention context (`P V`) or a dynamic
     /// convolution (taps x conv value).
     #[inline]
@@ -143,12 +137,3 @@ pub use arm_mve::ArmMve as Native;
 /// The implementation the engine runs on this target; see the module doc.
 #[cfg(not(all(target_arch = "arm", any(convbert_kernels = "dsp", convbert_kernels = "mve"))))]
 pub type Native = Generic;
-
-/// The name of [`Native`], for reports (`"generic"`, `"dsp"`, `"mve"`).
-pub const NATIVE_NAME: &str = if cfg!(all(target_arch = "arm", convbert_kernels = "dsp")) {
-    "dsp"
-} else if cfg!(all(target_arch = "arm", convbert_kernels = "mve")) {
-    "mve"
-} else {
-    "generic"
-};
