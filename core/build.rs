@@ -5,7 +5,7 @@
 use std::env;
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(convbert_kernels, values(\"generic\", \"dsp\", \"mve\"))");
+    println!("cargo::rustc-check-cfg=cfg(convbert_kernels, values(\"generic\", \"dsp\", \"mve\", \"x86\", \"neon\"))");
     println!("cargo::rustc-check-cfg=cfg(convbert_few_registers)");
     println!("cargo::rerun-if-env-changed=CONVBERT_KERNELS");
     let target = env::var("TARGET").unwrap_or_default();
@@ -17,6 +17,8 @@ fn main() {
     };
     let cpu = setting("target-cpu=").unwrap_or_default();
     let features = setting("target-feature=").unwrap_or_default();
+    // What rustc enables for the target, `-C target-cpu` and `-C target-feature` together.
+    let target_features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
     let has = |feature: &str| features.split(',').any(|f| f == format!("+{feature}"));
 
     let mve = has("mve") || matches!(cpu.as_str(), "cortex-m55" | "cortex-m85");
@@ -26,6 +28,11 @@ fn main() {
         Some("generic") => "generic",
         _ if target.starts_with("thumb") && mve => "mve",
         _ if target.starts_with("thumb") && dsp => "dsp",
+        // x86-64 chooses its vector code at run time (`src/int8/kernels/x86.rs`).
+        _ if target.starts_with("x86_64") => "x86",
+        // AArch64 has `cfg(target_feature)` for NEON (absent on the `-softfloat` targets) and the
+        // dot product: the kernels read the latter themselves.
+        _ if target.starts_with("aarch64") && target_features.split(',').any(|f| f == "neon") => "neon",
         _ => "generic",
     };
     println!("cargo::rustc-cfg=convbert_kernels=\"{kernels}\"");

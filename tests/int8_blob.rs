@@ -103,11 +103,11 @@ fn wrong_magic_and_version_are_named() {
     assert_eq!(parse(&bad), Err(FormatError::BadMagic));
     let mut bad = blob.clone();
     bad[4] = 9;
-    assert_eq!(parse(&bad), Err(FormatError::UnsupportedVersion { found: 9, supported: 3 }));
-    // A version 2 blob (256-entry activation tables on int8 inputs) is refused too.
+    assert_eq!(parse(&bad), Err(FormatError::UnsupportedVersion { found: 9, supported: 4 }));
+    // A version 3 blob (int16 FFN inputs, no `ffn_input` requant) is refused too.
     let mut old = blob.clone();
-    old[4] = 2;
-    assert_eq!(parse(&old), Err(FormatError::UnsupportedVersion { found: 2, supported: 3 }));
+    old[4] = 3;
+    assert_eq!(parse(&old), Err(FormatError::UnsupportedVersion { found: 3, supported: 4 }));
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! (`Engine::new` + `classify_bytes`: tokenizer, int8 forward pass, head), proved at link
 //! time; a second test counts and locates panic sites, to say where one came back.
 //!
-//! `tests/no-panic` holds bare-metal programs built for `thumbv7em-none-eabihf` with LTO and
-//! opt-level s, on inputs the optimiser cannot see, twice: with the target's own kernels
+//! `tests/no-panic` holds bare-metal programs built with LTO and opt-level s, on inputs the
+//! optimiser cannot see, five times: for `thumbv7em-none-eabihf` with the target's own kernels
 //! (`ArmDsp`) and with the portable ones (`CONVBERT_KERNELS=generic`, what the cores without a
-//! kernel of their own run). By default their panic handler calls a
+//! kernel of their own run), for the Cortex-M55 with its Helium kernels (`ArmMve`), and for
+//! AArch64 with the NEON kernels without and with the dot product (`ArmNeon`, Cortex-A53 and
+//! A76). By default their panic handler calls a
 //! symbol defined nowhere, so a program links only if no panic path survived optimisation.
 //! With the `count-sites` feature the handler is an ordinary loop that reads the panic's
 //! location; every site then leaves a `core::panic::Location` record (file, line, column) in
@@ -18,7 +20,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
-const TARGET: &str = "thumbv7em-none-eabihf";
 
 /// Both tests build into one target folder, where a build overwrites the other's programs:
 /// each holds this from its build until it has read what it built.
@@ -32,19 +33,41 @@ struct Build {
     programs: Vec<(String, PathBuf)>,
 }
 
-/// The two kernel choices the probes are built with: (`CONVBERT_KERNELS`, target folder).
-const KERNELS: [(&str, &str); 2] = [("native", "target/no-panic"), ("generic", "target/no-panic-generic")];
+/// A build of the probes: the kernels it links, and how.
+struct ProbeBuild {
+    /// What the messages call it.
+    name: &'static str,
+    /// `CONVBERT_KERNELS`: `native` (the target's own) or `generic`.
+    choice: &'static str,
+    target: &'static str,
+    /// `-C target-cpu`, which chooses the Helium kernels.
+    cpu: Option<&'static str>,
+    /// Target folder, one per build so that none rebuilds another's.
+    folder: &'static str,
+}
 
-fn build_probe((kernels, folder): (&str, &str), args: &[&str]) -> Build {
+const KERNELS: [ProbeBuild; 5] = [
+    ProbeBuild { name: "DSP", choice: "native", target: "thumbv7em-none-eabihf", cpu: None, folder: "target/no-panic" },
+    ProbeBuild { name: "portable", choice: "generic", target: "thumbv7em-none-eabihf", cpu: None, folder: "target/no-panic-generic" },
+    ProbeBuild { name: "Helium", choice: "native", target: "thumbv8m.main-none-eabihf", cpu: Some("cortex-m55"), folder: "target/no-panic-mve" },
+    ProbeBuild { name: "NEON", choice: "native", target: "aarch64-unknown-none", cpu: Some("cortex-a53"), folder: "target/no-panic-neon" },
+    ProbeBuild { name: "NEON + SDOT", choice: "native", target: "aarch64-unknown-none", cpu: Some("cortex-a76"), folder: "target/no-panic-sdot" },
+];
+
+fn build_probe(kernels: &ProbeBuild, args: &[&str]) -> Build {
     let root = repo_root();
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .env("CONVBERT_KERNELS", kernels)
-        .args(["build", "--release", "--message-format=json-render-diagnostics", "--target", TARGET])
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if let Some(cpu) = kernels.cpu {
+        cargo.env("RUSTFLAGS", format!("-C target-cpu={cpu}"));
+    }
+    let output = cargo
+        .env("CONVBERT_KERNELS", kernels.choice)
+        .args(["build", "--release", "--message-format=json-render-diagnostics", "--target", kernels.target])
         .args(args)
         .arg("--manifest-path")
         .arg(root.join("tests/no-panic/Cargo.toml"))
         .arg("--target-dir")
-        .arg(root.join(folder))
+        .arg(root.join(kernels.folder))
         .output()
         .expect("run cargo");
     let mut programs = Vec::new();
@@ -87,15 +110,18 @@ fn bytes_at<'d>(elf: &object::File<'d>, address: u64, len: u64) -> Option<&'d [u
     })
 }
 
-/// The `Location` record at `address`, if it is one: on a 32-bit target, the file name's
-/// address and length, then line and column, each a `u32`.
+/// The `Location` record at `address`, if it is one: the file name's address and length (each
+/// a `u32` on a 32-bit target, a `u64` on a 64-bit one), then line and column, each a `u32`.
 fn location_at(elf: &object::File<'_>, address: u64) -> Option<Site> {
-    let words: Vec<u32> = bytes_at(elf, address, 16)?.chunks(4).map(|w| u32::from_le_bytes(w.try_into().unwrap())).collect();
-    let (name_address, name_len, line, column) = (words[0], words[1], words[2], words[3]);
+    let word = if elf.is_64() { 8 } else { 4 };
+    let bytes = bytes_at(elf, address, 2 * word + 8)?;
+    let le = |b: &[u8]| b.iter().rev().fold(0u64, |v, &byte| v << 8 | byte as u64);
+    let (name_address, name_len) = (le(&bytes[..word as usize]), le(&bytes[word as usize..2 * word as usize]));
+    let (line, column) = (le(&bytes[2 * word as usize..][..4]) as u32, le(&bytes[2 * word as usize + 4..][..4]) as u32);
     if name_len == 0 || name_len > 4096 || line == 0 || column == 0 {
         return None;
     }
-    let file = std::str::from_utf8(bytes_at(elf, name_address.into(), name_len.into())?).ok()?;
+    let file = std::str::from_utf8(bytes_at(elf, name_address, name_len)?).ok()?;
     file.ends_with(".rs").then(|| Site { file: file.to_owned(), line, column })
 }
 
@@ -109,7 +135,9 @@ fn panic_sites(path: &PathBuf) -> BTreeSet<Site> {
     for (_, relocation) in text.relocations() {
         let RelocationTarget::Symbol(index) = relocation.target() else { continue };
         let Ok(symbol) = elf.symbol_by_index(index) else { continue };
-        sites.extend(location_at(&elf, symbol.address()));
+        // ARM's relocations name the record's symbol; AArch64's (`ADRP` + `ADD`) a section
+        // symbol plus an addend.
+        sites.extend(location_at(&elf, symbol.address().wrapping_add(relocation.addend() as u64)));
     }
     sites
 }
@@ -121,7 +149,7 @@ fn list(sites: &BTreeSet<Site>) -> String {
 #[test]
 fn parsing_and_classifying_link_without_a_panic_handler() {
     let _build = PROBE_BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    for kernels in KERNELS {
+    for kernels in &KERNELS {
         // The trap works: one reachable panic fails the link, naming the missing symbol.
         let canary = build_probe(kernels, &["--bin", "canary"]);
         assert!(!canary.ok && canary.errors.contains("a_panic_is_reachable"), "the canary linked:\n{}", canary.errors);
@@ -132,7 +160,7 @@ fn parsing_and_classifying_link_without_a_panic_handler() {
                 build.ok,
                 "a panic is reachable from the `{program}` probe with {} kernels (sites: `cargo test \
                  --test no_panic panic_sites -- --nocapture`):\n{}",
-                kernels.0,
+                kernels.name,
                 build.errors
             );
         }
@@ -142,9 +170,9 @@ fn parsing_and_classifying_link_without_a_panic_handler() {
 #[test]
 fn panic_sites_of_the_forward_pass_are_counted() {
     let _build = PROBE_BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    for kernels in KERNELS {
+    for kernels in &KERNELS {
         let build = build_probe(kernels, &["--features", "count-sites"]);
-        assert!(build.ok, "building the probe failed: is `rustup target add {TARGET}` done?\n{}", build.errors);
+        assert!(build.ok, "building the probe failed: is `rustup target add {}` done?\n{}", kernels.target, build.errors);
         let sites_of = |program: &str| {
             let (_, path) = build.programs.iter().find(|(name, _)| name == program).expect("the program was built");
             panic_sites(path)
@@ -162,7 +190,7 @@ fn panic_sites_of_the_forward_pass_are_counted() {
 
         let parse = sites_of("parse");
         let classify = sites_of("classify");
-        let k = kernels.0;
+        let k = kernels.name;
         println!("{k} kernels: Model::from_bytes + tokenizer: {} panic sites{}", parse.len(), list(&parse));
         println!("{k} kernels: Engine::new + classify (whole path): {} panic sites{}", classify.len(), list(&classify));
         assert!(parse.is_empty(), "{k} kernels: panic sites reachable from Model::from_bytes or the tokenizer:{}", list(&parse));

@@ -95,10 +95,10 @@ for board in $BOARDS; do
     if [[ $model == tiny-k3 ]]; then
       # As firmware/small-model.sh does, but into our own folder (a concurrent conformance run
       # keeps its blob) and with the vocabulary pruned to our texts.
-      # Made again only when the texts change, so the board's build stays cached.
+      # Made again only when the texts or the packer change, so the board's build stays cached.
       cases=$work/tiny-k3-$max_len.tsv
       printf 'x\t%s\n' "${texts[@]}" >"$cases.new"
-      if ! { cmp -s "$cases.new" "$cases" && [[ -f $blob ]]; }; then
+      if ! { cmp -s "$cases.new" "$cases" && [[ $blob -nt $cli ]]; }; then
         mv "$cases.new" "$cases"
         "$cli" quantize --model tests/golden/models/tiny-k3 --calib ../shared/datasets/snips/train.tsv \
           --samples 100 --max-len "$max_len" --prune-vocab "$cases" --out "$blob" >/dev/null

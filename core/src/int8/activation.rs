@@ -36,3 +36,12 @@ pub fn lookup(table: &[i16], x: i16) -> i16 {
     // between two i16 values, so it is an i16.
     (start + (((end - start) * fraction + (1 << (FRACTION_BITS - 1))) >> FRACTION_BITS)) as i16
 }
+
+/// [`lookup`] of a table whose output is int8 in 1/256 steps (the FFN's activation, whose
+/// output is the next product's int8 input): rounded half up to the int8 step, saturated.
+/// Interpolating on the fine steps and rounding once keeps the error at half an int8 step, where
+/// a table of int8 entries would add its own rounding to the interpolation's.
+#[inline]
+pub fn lookup_i8(table: &[i16], x: i16) -> i8 {
+    ((lookup(table, x) as i32 + 128) >> 8).clamp(i8::MIN as i32, i8::MAX as i32) as i8
+}

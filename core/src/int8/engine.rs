@@ -7,13 +7,14 @@
 //! what is computed, in which order, into which buffer.
 //!
 //! The stages that need whole rows per token (the span-aware key and its taps, the mixed heads
-//! with the attention output, the FFN) run a tile of [`TILE`] tokens at a time: their `[H]`,
+//! with the attention output and the FFN) run a tile of [`TILE`] tokens at a time: their `[H]`,
 //! `[A]` and `[I]` rows exist for one tile, never for all L tokens, and each weight row that a
-//! product loads serves every token of the tile.
+//! product loads serves every token of the tile. The FFN of a tile runs right after its
+//! attention output: it needs no other token.
 
 use super::format::LnOutput;
 use super::kernels::{Kernels, Native, SCRATCH_ROWS};
-use super::layer_norm::{layer_norm, Affine};
+use super::layer_norm::Affine;
 use super::model::{Model, QDense, QLayer};
 use super::softmax::softmax_q15;
 use super::Requant;
@@ -93,6 +94,7 @@ struct Plan {
     values: usize,
     span_key: usize,
     rows: usize,
+    ffn: usize,
     scratch: usize,
 }
 
@@ -119,8 +121,10 @@ impl Plan {
             qk: rows(a).saturating_mul(2),
             values: rows(a).saturating_mul(2),
             span_key: TILE * a,
-            // A tile's i16 rows: LayerNorm(E) outputs, filtered [H], mixed [H], activated [I].
-            rows: TILE * h.max(i).max(e),
+            // A tile's i16 rows: LayerNorm(E) outputs, filtered [H], mixed [H].
+            rows: TILE * h.max(e),
+            // A tile's int8 FFN inputs: the attention LayerNorm's output [H], activated [I].
+            ffn: TILE * (h + i),
             // The widest input of any product: H, I, E (projection) or A (kernel generator).
             scratch: SCRATCH_ROWS * h.max(i).max(e).max(a),
         }
@@ -133,7 +137,7 @@ impl Plan {
         let words = [self.ids, self.scores, self.zero_bias, self.acc, self.logits];
         let halves = [self.residual, self.taps, self.probs, self.values, self.span_key, self.rows, self.scratch];
         let sum = |counts: &[usize]| counts.iter().fold(0usize, |s, &n| s.saturating_add(n));
-        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qk).saturating_add(3)
+        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qk).saturating_add(self.ffn).saturating_add(3)
     }
 }
 
@@ -161,6 +165,8 @@ pub struct Engine<'m, 'a> {
     conv_value: &'a mut [i16],
     span_key: &'a mut [i16],
     rows: &'a mut [i16],
+    ffn_input: &'a mut [i8],
+    activated: &'a mut [i8],
     scratch: &'a mut [i16],
 }
 
@@ -192,8 +198,10 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (values, rest) = take::<i16>(rest, plan.values);
         let (span_key, rest) = take::<i16>(rest, plan.span_key);
         let (rows, rest) = take::<i16>(rest, plan.rows);
-        let (qk, _) = take::<i8>(rest, plan.qk);
+        let (qk, rest) = take::<i8>(rest, plan.qk);
+        let (ffn, _) = take::<i8>(rest, plan.ffn);
         let (query, key) = qk.split_at_mut(qk.len() / 2);
+        let (ffn_input, activated) = ffn.split_at_mut((TILE * model.config().hidden_size).min(ffn.len()));
         let (value, conv_value) = values.split_at_mut(values.len() / 2);
         Ok(Self {
             model: *model,
@@ -212,6 +220,8 @@ impl<'m, 'a> Engine<'m, 'a> {
             conv_value,
             span_key,
             rows,
+            ffn_input,
+            activated,
             scratch,
         })
     }
@@ -305,7 +315,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                 let (Some(&w_rq), Some(&p_rq), Some(&t_rq)) = (w_rq, p_rq, t_rq) else { continue };
                 let (word, position, token_type) = (span(emb.word, id * e, e), span(emb.position, t * e, e), span(emb.token_type, 0, e));
                 Native::sum_rows(z, [(word, w_rq), (position, p_rq), (token_type, t_rq)]);
-                layer_norm(z, emb.ln, ln.eps_q);
+                Native::layer_norm(z, emb.ln, ln.eps_q);
             }
             let (z, residual) = (span(self.acc, 0, n * e), span_mut(self.residual, t0 * h, n * h));
             match &emb.project {
@@ -328,7 +338,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         let s = &layer.scalars;
         let taps = nh * k;
         let pad = k / 2;
-        let Self { residual, query, key, value, conv_value, span_key, taps: all_taps, rows, acc, scores, zero_bias, probs, scratch, .. } = self;
+        let Self { residual, query, key, value, conv_value, span_key, taps: all_taps, rows, ffn_input, activated, acc, scores, zero_bias, probs, scratch, .. } = self;
         let (query, key, value, conv_value) = (span_mut(query, 0, l * a), span_mut(key, 0, l * a), span_mut(value, 0, l * a), span_mut(conv_value, 0, l * a));
 
         // q, k, v, conv value = requant(W x + b), x the i16 residual stream.        [L, A]
@@ -364,9 +374,9 @@ impl<'m, 'a> Engine<'m, 'a> {
             }
         }
 
-        // A tile at a time: mixed = concat(attention heads, conv heads), then the attention
-        // output LN(W mixed + b + residual) into residual[t]. Every token's q, k, v, conv value
-        // and taps exist already, so the tile's residual rows are free to overwrite.
+        // A tile at a time: mixed = concat(attention heads, conv heads), the attention output
+        // LN(W mixed + b + residual), then the FFN, into residual[t]. Every token's q, k, v, conv
+        // value and taps exist already, so the tile's residual rows are free to overwrite.
         // The keys' product has no bias: zeros, one per key.
         let zero_bias = span_mut(zero_bias, 0, l);
         zero_bias.fill(0);
@@ -386,8 +396,10 @@ impl<'m, 'a> Engine<'m, 'a> {
                 let keys = QDense { weight: span(key, head * l * hs, l * hs), bias: zero_bias, requant: &[], groups: 1 };
                 let scores = span_mut(scores, 0, n * l);
                 Native::dense(queries, hs, &keys, scratch, &mut store_sums(scores, l));
-                for (tt, (scores, mixed)) in scores.chunks_exact(l.max(1)).zip(mixed.chunks_exact_mut(h.max(1))).enumerate() {
-                    let t = t0 + tt;
+                // (Rows by position: a `zip` of two chunk iterators has an outlined constructor
+                // that divides by their sizes, a panic path in some builds; `tests/no_panic.rs`.)
+                for tt in 0..n {
+                    let (t, scores, mixed) = (t0 + tt, span(scores, tt * l, l), span_mut(mixed, tt * h, h));
                     let sums = span_mut(acc, 0, hs);
                     // softmax_u(scores) weighted sum of v[u]: Q15 weights summing to at most
                     // 2^15 + L times int16 values, |sum| < 2^31, exact in i32 (`config::limits`).
@@ -410,19 +422,16 @@ impl<'m, 'a> Engine<'m, 'a> {
             let z = span_mut(acc, 0, n * h);
             Native::dense(span(rows, 0, n * h), h, &layer.attention_output, scratch, &mut store_sums(z, h));
             let residual = span_mut(residual, t0 * h, n * h);
-            add_and_norm(z, layer.attention_output.requant, residual, s.attention_residual, layer.attention_ln, &s.attention_ln);
-        }
+            // The LayerNorm's output twice: the i16 residual, and the FFN's int8 input.  [n, H]
+            let ffn_input = span_mut(ffn_input, 0, n * h);
+            let attention_ln = (layer.attention_ln, &s.attention_ln);
+            add_and_norm(z, layer.attention_output.requant, residual, s.attention_residual, attention_ln, Some((ffn_input, s.ffn_input)));
 
-        // FFN, a tile at a time: LN(W2 act(W1 x + b1) + b2 + residual).
-        for t0 in (0..l).step_by(TILE) {
-            let n = TILE.min(l - t0);
-            let activated = span_mut(rows, 0, n * i); //                                [n, I]
-            let x = span(residual, t0 * h, n * h);
-            Native::dense(x, h, &layer.ffn_in, scratch, &mut store_activated(activated, i, layer.ffn_in.requant, layer.activation));
-            let z = span_mut(acc, 0, n * h); //                                          [n, H]
-            Native::dense(activated, i, &layer.ffn_out, scratch, &mut store_sums(z, h));
-            let residual = span_mut(residual, t0 * h, n * h);
-            add_and_norm(z, layer.ffn_out.requant, residual, s.ffn_residual, layer.ffn_ln, &s.ffn_ln);
+            // FFN: LN(W2 act(W1 x + b1) + b2 + residual), both products on int8 inputs.
+            let activated = span_mut(activated, 0, n * i); //                           [n, I]
+            Native::dense_i8(ffn_input, h, &layer.ffn_in, scratch, &mut store_activated_i8(activated, i, layer.ffn_in.requant, layer.activation));
+            Native::dense_i8(activated, i, &layer.ffn_out, scratch, &mut store_sums(z, h));
+            add_and_norm(z, layer.ffn_out.requant, residual, s.ffn_residual, (layer.ffn_ln, &s.ffn_ln), None);
         }
     }
 
@@ -492,7 +501,14 @@ fn store_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, &[i32])
     }
 }
 
-/// A sink that stores `act(requant[o].to_i16(sum))` through the activation's table.
+/// A sink that stores `act(requant[o].to_i16(sum))` as int8, through a table with an int8
+/// output (the FFN's).
+fn store_activated_i8<'o>(out: &'o mut [i8], width: usize, requant: &'o [Requant], table: &'o [i16]) -> impl FnMut(usize, usize, &[i32]) + 'o {
+    move |t, o, sums| Native::activate_i8(sums, span(requant, o, sums.len()), table, span_mut(out, t * width + o, sums.len()))
+}
+
+/// A sink that stores `act(requant[o].to_i16(sum))` through the activation's table (the
+/// classifier's, int16 out).
 fn store_activated<'o>(out: &'o mut [i16], width: usize, requant: &'o [Requant], table: &'o [i16]) -> impl FnMut(usize, usize, &[i32]) + 'o {
     move |t, o, sums| {
         let values = span_mut(out, t * width + o, sums.len());
@@ -502,13 +518,24 @@ fn store_activated<'o>(out: &'o mut [i16], width: usize, requant: &'o [Requant],
 }
 
 /// Rows of `z` (branch sums, `[n, H]`): `residual = LN(branch(z) + residual)` on the
-/// LayerNorm's domain, back to the i16 residual stream.
-fn add_and_norm(z: &mut [i32], branch: &[Requant], residual: &mut [i16], residual_rq: Requant, affine: Affine<'_>, ln: &LnOutput) {
+/// LayerNorm's domain, back to the i16 residual stream, and to `int8_copy` (`[n, H]`) by its
+/// requant when there is one.
+fn add_and_norm(
+    z: &mut [i32],
+    branch: &[Requant],
+    residual: &mut [i16],
+    residual_rq: Requant,
+    (affine, ln): (Affine<'_>, &LnOutput),
+    mut int8_copy: Option<(&mut [i8], Requant)>,
+) {
     let h = affine.gamma.len().max(1);
-    for (z, residual) in z.chunks_exact_mut(h).zip(residual.chunks_exact_mut(h)) {
+    for (t, (z, residual)) in z.chunks_exact_mut(h).zip(residual.chunks_exact_mut(h)).enumerate() {
         Native::add_residual(z, branch, residual, residual_rq);
-        layer_norm(z, affine, ln.eps_q);
+        Native::layer_norm(z, affine, ln.eps_q);
         Native::scale_i16(z, ln.residual, residual);
+        if let Some((copy, requant)) = int8_copy.as_mut() {
+            Native::scale_i8(z, *requant, span_mut(copy, t * h, h));
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"CVBQ";
 /// The layout version this engine reads; any change to the layout bumps it.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 /// Alignment of every tensor, from the blob's first byte.
 pub const TENSOR_ALIGN: usize = 16;
 /// Bytes of the fixed preamble before the header.
@@ -220,6 +220,8 @@ pub struct LayerScalars {
     pub attention_residual: Requant,
     /// Attention LayerNorm outputs.
     pub attention_ln: LnOutput,
+    /// Attention LayerNorm output `->` the FFN's int8 input (version 4).
+    pub ffn_input: Requant,
     /// Attention output residual (i16) `->` FFN LayerNorm domain.
     pub ffn_residual: Requant,
     /// FFN LayerNorm outputs.

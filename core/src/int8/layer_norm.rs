@@ -55,13 +55,39 @@ pub fn layer_norm(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
             s.saturating_add(d * d)
         })
     };
-    let var = var_sum / n as u64 + eps_q as u64;
-    let std = isqrt(var).max(1);
-    let reciprocal = ((1u64 << 47) / std) as i64;
+    normalize(z, affine, &RowStatistics::new(mean, var_sum, z.len(), eps_q));
+}
+
+/// What the last step of a row needs: its mean and `2^47 / std`, and whether its sum of squares
+/// saturated.
+#[derive(Clone, Copy, Debug)]
+pub struct RowStatistics {
+    /// `round(sum z / n)`.
+    pub mean: i64,
+    /// `2^47 / isqrt(var + eps_q)`.
+    pub reciprocal: i64,
+    /// The sum of squares saturated (rows no validated model produces).
+    pub saturated: bool,
+}
+
+impl RowStatistics {
+    /// The statistics of a row of `n` values with `mean` and sum of squared deviations
+    /// `var_sum` (`u64::MAX` when it saturated).
+    pub fn new(mean: i64, var_sum: u64, n: usize, eps_q: u32) -> Self {
+        let var = var_sum / (n.max(1) as u64) + eps_q as u64;
+        let std = isqrt(var).max(1);
+        Self { mean, reciprocal: ((1u64 << 47) / std) as i64, saturated: var_sum == u64::MAX }
+    }
+}
+
+/// The last step of [`layer_norm`]: `z[c] = round((z[c] - mean) * 2^11 / std) * gamma[c] +
+/// beta[c]`, for the whole row or any part of it (vector kernels run it on the elements their
+/// loop did not take).
+pub fn normalize(z: &mut [i32], affine: Affine<'_>, statistics: &RowStatistics) {
+    let &RowStatistics { mean, reciprocal, saturated } = statistics;
     let shift = 47 - NORM_BITS;
-    if var_sum == u64::MAX {
-        // The sum of squares saturated (rows no validated model produces): every step saturates
-        // too, as the definition says.
+    if saturated {
+        // Every step saturates too, as the definition says.
         for ((v, &g), &b) in z.iter_mut().zip(affine.gamma).zip(affine.beta) {
             let d = *v as i64 - mean;
             let normalised = d.saturating_mul(reciprocal).saturating_add(1 << (shift - 1)) >> shift;
@@ -82,9 +108,12 @@ pub fn layer_norm(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
     }
 }
 
-/// `round(a / b)` for `b > 0`, halves away from zero.
-fn div_round(a: i64, b: i64) -> i64 {
-    if a >= 0 {
+/// `round(a / b)` for `b > 0`, halves away from zero (0 for `b <= 0`, which no caller passes:
+/// the check keeps the division's panic paths out of the firmware).
+pub fn div_round(a: i64, b: i64) -> i64 {
+    if b <= 0 {
+        0
+    } else if a >= 0 {
         (a + b / 2) / b
     } else {
         -((-a + b / 2) / b)

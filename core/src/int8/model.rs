@@ -393,7 +393,7 @@ pub struct QLayer<'a> {
     pub attention_ln: Affine<'a>,
     /// H -> I (grouped when num_groups > 1).
     pub ffn_in: QDense<'a>,
-    /// The activation's table ([`super::activation`]).
+    /// The activation's table, int8 output in 1/256 steps ([`super::activation::lookup_i8`]).
     pub activation: &'a [i16],
     /// I -> H (grouped when num_groups > 1).
     pub ffn_out: QDense<'a>,
@@ -492,7 +492,7 @@ fn record_is_valid(config: &ModelConfig, slot: usize, bytes: &[u8]) -> bool {
         return s.logits_log2.is_valid();
     }
     let Ok(s) = bytemuck::try_pod_read_unaligned::<LayerScalars>(bytes) else { return false };
-    [s.key_query, s.taps_log2, s.conv, s.scores_log2, s.context, s.attention_residual, s.ffn_residual]
+    [s.key_query, s.taps_log2, s.conv, s.scores_log2, s.context, s.attention_residual, s.ffn_input, s.ffn_residual]
         .iter()
         .all(|r| r.is_valid())
         && ln_ok(&s.attention_ln)

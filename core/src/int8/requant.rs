@@ -39,6 +39,20 @@ impl Requant {
             let high = (product >> 32) as i32;
             return ((high >> (self.shift - 33)) + 1) >> 1;
         }
+        self.apply_large(x)
+    }
+
+    /// [`Requant::apply`] for the other shifts. Shifts 2..=32 (factors from 1/4 up: the FFN's,
+    /// on int8 inputs) take the 32-bit path too where `x 2^(33 - n)` fits an i32 (all but huge
+    /// sums): on shift 33 it is the same fraction. Not inlined: one copy for every call site.
+    #[inline(never)]
+    fn apply_large(self, x: i32) -> i32 {
+        let k = 33i32.wrapping_sub(self.shift);
+        if (1..=31).contains(&k) && (x << k) >> k == x {
+            let high = (((x << k) as i64 * self.multiplier as i64) >> 32) as i32;
+            return (high + 1) >> 1;
+        }
+        let product = x as i64 * self.multiplier as i64;
         let shift = (self.shift & 63) as u32;
         let rounded = product.saturating_add((1i64 << shift) >> 1) >> shift;
         rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32

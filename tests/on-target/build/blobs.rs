@@ -95,6 +95,7 @@ fn layer_scalars() -> LayerScalars {
         context: IDENTITY,
         attention_residual: IDENTITY,
         attention_ln: ln_output(),
+        ffn_input: IDENTITY,
         ffn_residual: IDENTITY,
         ffn_ln: ln_output(),
     }

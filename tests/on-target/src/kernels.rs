@@ -9,6 +9,7 @@
 use crate::{ensure, Lcg, Outcome};
 use convbert::int8::kernels::generic::depthwise;
 use convbert::int8::activation::TABLE_LEN;
+use convbert::int8::layer_norm::{layer_norm, Affine};
 use convbert::int8::kernels::{Generic, Kernels, Native, SCRATCH_ROWS};
 use convbert::int8::{QDense, Requant};
 
@@ -137,33 +138,63 @@ pub fn depthwise_pads_with_zeros() -> Outcome {
     Ok(())
 }
 
+/// Whether this target's `Native` is `Generic` (no kernels of its own): the `native_*` checks
+/// would compare the portable code with itself there, so they return at once, and their code
+/// stays out of the test program of the 256 KiB-flash boards, which run the portable kernels.
+fn native_is_generic() -> bool {
+    core::any::TypeId::of::<Native>() == core::any::TypeId::of::<Generic>()
+}
+
 /// Largest shapes of the `Native` vs `Generic` cases.
 const MAX_ROWS: usize = 7;
 const MAX_INS: usize = 72;
 const MAX_OUTS: usize = 40;
 
-/// Runs `K::dense` and returns every `(t, o)` sum, `Err((t, o))` where the sink was given an
-/// output twice or one outside the layer.
-fn dense_sums<K: Kernels>(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], out: &mut [Option<i32>]) -> Result<(), (usize, usize)> {
+/// The dense kernel a check runs: `dense` on int16 rows, or `dense_i8` on the same rows as
+/// int8 (values the case keeps in int8's range).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Inputs {
+    I16,
+    I8,
+}
+
+/// Longest rows of the dense checks (`native_dense_many_tokens_matches_generic`'s).
+const MAX_X: usize = 12 * 128 + 1;
+
+/// Runs `K::dense` or `K::dense_i8` and returns every `(t, o)` sum, `Err((t, o))` where the
+/// sink was given an output twice or one outside the layer.
+fn dense_sums<K: Kernels>(inputs: Inputs, x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], out: &mut [Option<i32>]) -> Result<(), (usize, usize)> {
     let outs = layer.bias.len();
     out.iter_mut().for_each(|v| *v = None);
     let mut twice = None;
-    K::dense(x, ins, layer, scratch, &mut |t, o0, sums| {
+    let mut sink = |t: usize, o0: usize, sums: &[i32]| {
         for (o, &v) in (o0..).zip(sums) {
             match out.get_mut(t * outs + o).filter(|_| o < outs) {
                 Some(slot @ None) => *slot = Some(v),
                 _ => twice = Some((t, o)),
             }
         }
-    });
+    };
+    match inputs {
+        Inputs::I16 => K::dense(x, ins, layer, scratch, &mut sink),
+        Inputs::I8 => {
+            let mut x8 = [0i8; MAX_X];
+            let x8 = &mut x8[..x.len()];
+            x8.iter_mut().zip(x).for_each(|(b, &v)| *b = v as i8);
+            K::dense_i8(x8, ins, layer, scratch, &mut sink);
+        }
+    }
     twice.map_or(Ok(()), Err)
 }
 
 /// `Native::dense` against `Generic::dense` on 300 random shapes: 1-7 token rows, inputs 1-72
 /// (odd lengths, lengths that are not a multiple of any vector width), 1-40 outputs, 1, 2 or 3
 /// groups, full and too-short scratch, random values and runs of the extremes (-128, 127,
-/// -32768, 32767).
+/// -32768, 32767); and `dense_i8` on each case's rows cut to int8.
 pub fn native_dense_matches_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
     let mut rng = Lcg(11);
     let mut x = [0i16; MAX_ROWS * MAX_INS];
     let mut w = [0i8; MAX_INS * MAX_OUTS];
@@ -178,19 +209,21 @@ pub fn native_dense_matches_generic() -> Outcome {
         let rows = 1 + rng.below(MAX_ROWS);
         let (x, w, bias) = (&mut x[..rows * ins], &mut w[..ins / groups * outs], &mut bias[..outs]);
         let extremes = rng.below(4) == 0;
-        x.iter_mut().for_each(|v| *v = if extremes { [i16::MIN, i16::MAX][rng.below(2)] } else { rng.next_i16() });
+        x.iter_mut().for_each(|v| *v = if extremes { [i16::MIN, i16::MAX, -128, 127][rng.below(4)] } else { rng.next_i16() });
         w.iter_mut().for_each(|v| *v = if extremes { [i8::MIN, i8::MAX][rng.below(2)] } else { rng.next_i8() });
         bias.iter_mut().for_each(|b| *b = rng.next_i16() as i32 * 4099);
         let layer = QDense { weight: w, bias, requant: &requant[..outs], groups };
         let scratch_len = if rng.below(5) == 0 { rng.below(SCRATCH_ROWS * ins) } else { SCRATCH_ROWS * ins };
         let (want, got) = (&mut want[..rows * outs], &mut got[..rows * outs]);
-        let shape = (rows, ins, outs, groups, scratch_len);
-        ensure!(dense_sums::<Generic>(x, ins, &layer, &mut [], want).is_ok(), "case {case} {shape:?}: Generic called a sink twice");
-        if let Err((t, o)) = dense_sums::<Native>(x, ins, &layer, &mut scratch[..scratch_len], got) {
-            ensure!(false, "case {case} (rows, ins, outs, groups, scratch) {shape:?}: Native gave ({t}, {o}) twice or out of range");
-        }
-        for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-            ensure!(g == w && w.is_some(), "case {case} (rows, ins, outs, groups, scratch) {shape:?}: token {} output {}: Native {g:?}, Generic {w:?}", i / outs, i % outs);
+        for inputs in [Inputs::I16, Inputs::I8] {
+            let shape = (inputs, rows, ins, outs, groups, scratch_len);
+            ensure!(dense_sums::<Generic>(inputs, x, ins, &layer, &mut [], want).is_ok(), "case {case} {shape:?}: Generic called a sink twice");
+            if let Err((t, o)) = dense_sums::<Native>(inputs, x, ins, &layer, &mut scratch[..scratch_len], got) {
+                ensure!(false, "case {case} (inputs, rows, ins, outs, groups, scratch) {shape:?}: Native gave ({t}, {o}) twice or out of range");
+            }
+            for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+                ensure!(g == w && w.is_some(), "case {case} (inputs, rows, ins, outs, groups, scratch) {shape:?}: token {} output {}: Native {g:?}, Generic {w:?}", i / outs, i % outs);
+            }
         }
     }
     Ok(())
@@ -199,6 +232,9 @@ pub fn native_dense_matches_generic() -> Outcome {
 /// Full-scale int16 rows: `-32768 x -128` over 511 inputs is the largest sum an `i32` holds,
 /// and over 512 it wraps, in `Native` as in `Generic` (two tokens, plus a bias that wraps).
 pub fn native_dense_extremes_wrap_like_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
     let requant = [Requant::default(); 2];
     let mut scratch = [0i16; SCRATCH_ROWS * 512];
     for ins in [511usize, 512] {
@@ -207,8 +243,8 @@ pub fn native_dense_extremes_wrap_like_generic() -> Outcome {
         rows[..x.len()].copy_from_slice(x);
         let layer = QDense { weight: &MINUS_128[..2 * ins], bias: &[0, i32::MAX], requant: &requant, groups: 1 };
         let (mut want, mut got) = ([None; 4], [None; 4]);
-        ensure!(dense_sums::<Generic>(&rows[..2 * ins], ins, &layer, &mut [], &mut want).is_ok(), "Generic sink twice");
-        ensure!(dense_sums::<Native>(&rows[..2 * ins], ins, &layer, &mut scratch, &mut got).is_ok(), "Native sink twice");
+        ensure!(dense_sums::<Generic>(Inputs::I16, &rows[..2 * ins], ins, &layer, &mut [], &mut want).is_ok(), "Generic sink twice");
+        ensure!(dense_sums::<Native>(Inputs::I16, &rows[..2 * ins], ins, &layer, &mut scratch, &mut got).is_ok(), "Native sink twice");
         ensure!(got == want, "{ins} inputs: Native {got:?}, Generic {want:?}");
     }
     Ok(())
@@ -217,6 +253,9 @@ pub fn native_dense_extremes_wrap_like_generic() -> Outcome {
 /// `Native::accumulate` and `depthwise` against `Generic` on random lengths 0-67 and
 /// extremes.
 pub fn native_vector_kernels_match_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
     let mut rng = Lcg(12);
     let (mut row, mut x) = ([0i16; 67], [0i16; 12 * 67]);
     let (mut want, mut got) = ([0i32; 67], [0i32; 67]);
@@ -252,8 +291,12 @@ pub fn native_vector_kernels_match_generic() -> Outcome {
 /// `Native::dense` against `Generic::dense` for 9 to 12 token rows (several of the Cortex-M
 /// DSP kernel's 4-token tiles and a remainder of 1 to 3), inputs 32 or 64 per group (whole
 /// passes of its loops), 1 or 2 groups, 1-16 outputs, and token rows starting at an odd
-/// address (kernels that need word-aligned rows must fall back).
+/// address (kernels that need word-aligned rows must fall back); `dense_i8` on every other
+/// case, with int8 values.
 pub fn native_dense_many_tokens_matches_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
     const ROWS: usize = 12;
     const INS: usize = 128;
     const OUTS: usize = 16;
@@ -271,16 +314,17 @@ pub fn native_dense_many_tokens_matches_generic() -> Outcome {
         let offset = rng.below(2);
         let x = &mut buffer[offset..offset + rows * ins];
         let w = &mut w[..ins / groups * outs];
-        x.iter_mut().for_each(|v| *v = rng.next_i16());
+        let inputs = [Inputs::I16, Inputs::I8][case % 2];
+        x.iter_mut().for_each(|v| *v = if inputs == Inputs::I8 { rng.next_i8() as i16 } else { rng.next_i16() });
         w.iter_mut().for_each(|v| *v = rng.next_i8());
         bias.iter_mut().for_each(|b| *b = rng.next_i32());
         let layer = QDense { weight: w, bias: &bias[..outs], requant: &[], groups };
         let (want, got) = (&mut want[..rows * outs], &mut got[..rows * outs]);
-        let shape = (rows, ins, outs, groups, offset);
-        ensure!(dense_sums::<Generic>(x, ins, &layer, &mut [], want).is_ok(), "case {case} {shape:?}: Generic sink twice");
-        ensure!(dense_sums::<Native>(x, ins, &layer, &mut scratch, got).is_ok(), "case {case} (rows, ins, outs, groups, offset) {shape:?}: Native sink twice");
+        let shape = (inputs, rows, ins, outs, groups, offset);
+        ensure!(dense_sums::<Generic>(inputs, x, ins, &layer, &mut [], want).is_ok(), "case {case} {shape:?}: Generic sink twice");
+        ensure!(dense_sums::<Native>(inputs, x, ins, &layer, &mut scratch, got).is_ok(), "case {case} (inputs, rows, ins, outs, groups, offset) {shape:?}: Native sink twice");
         for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-            ensure!(g == w && w.is_some(), "case {case} (rows, ins, outs, groups, offset) {shape:?}: token {} output {}: Native {g:?}, Generic {w:?}", i / outs, i % outs);
+            ensure!(g == w && w.is_some(), "case {case} (inputs, rows, ins, outs, groups, offset) {shape:?}: token {} output {}: Native {g:?}, Generic {w:?}", i / outs, i % outs);
         }
     }
     Ok(())
@@ -297,11 +341,14 @@ fn random_requant(rng: &mut Lcg) -> Requant {
     }
 }
 
-/// `Native`'s requantize loops (`requantize_i8`, `_i16`, `_i32`, `scale_i16`,
-/// `add_residual`) and `activate` against `Generic` on 300 random rows of 0-40 values: random
+/// `Native`'s requantize loops (`requantize_i8`, `_i16`, `_i32`, `scale_i16`, `scale_i8`,
+/// `multiply_i16_i8`, `add_residual`), `activate` and `activate_i8` against `Generic` on 300 random rows of 0-40 values: random
 /// and extreme sums, random pairs (shifts 1..=62 and some invalid ones), rows that mix pairs
 /// with and without a vector path, and random tables.
 pub fn native_requantize_loops_match_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
     const N: usize = 40;
     let mut rng = Lcg(14);
     let mut table = [0i16; TABLE_LEN];
@@ -336,6 +383,14 @@ pub fn native_requantize_loops_match_generic() -> Outcome {
         Generic::scale_i16(acc, one, &mut want16[..n]);
         Native::scale_i16(acc, one, &mut got16[..n]);
         ensure!(want16 == got16, "case {case}: scale_i16 over {n} with {one:?}");
+        Generic::scale_i8(acc, one, &mut want8[..n]);
+        Native::scale_i8(acc, one, &mut got8[..n]);
+        ensure!(want8 == got8, "case {case}: scale_i8 over {n} with {one:?}");
+        want16[..n].copy_from_slice(residual);
+        got16 = want16;
+        Generic::multiply_i16_i8(&mut want16[..n], &want8[..n], one);
+        Native::multiply_i16_i8(&mut got16[..n], &want8[..n], one);
+        ensure!(want16 == got16, "case {case}: multiply_i16_i8 over {n} with {one:?}");
         let (mut want_z, mut got_z) = ([0i32; N], [0i32; N]);
         want_z[..n].copy_from_slice(acc);
         got_z[..n].copy_from_slice(acc);
@@ -349,6 +404,49 @@ pub fn native_requantize_loops_match_generic() -> Outcome {
         Generic::activate(&mut want16[..n], &table);
         Native::activate(&mut got16[..n], &table);
         ensure!(want16 == got16, "case {case}: activate over {n}");
+        Generic::activate_i8(acc, requant, &table, &mut want8[..n]);
+        Native::activate_i8(acc, requant, &table, &mut got8[..n]);
+        ensure!(want8 == got8, "case {case}: activate_i8 over {n}");
+    }
+    Ok(())
+}
+
+/// `Native::layer_norm` against the portable `layer_norm` on 300 random rows of 0-67 values
+/// (whole vectors and not): LayerNorm-domain values, tiny spreads (a reciprocal past 2^31),
+/// values past 2^24 and full-range ones, extreme gammas and betas (normalised values times
+/// gamma past 2^31, betas that saturate the sum).
+pub fn native_layer_norm_matches_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
+    const N: usize = 67;
+    let mut rng = Lcg(17);
+    let (mut gamma, mut beta) = ([0i16; N], [0i32; N]);
+    for case in 0..300 {
+        let n = rng.below(N + 1);
+        let kind = rng.below(5);
+        let mut want = [0i32; N];
+        let center = rng.next_i32() >> 10;
+        for v in want.iter_mut() {
+            *v = match kind {
+                0 => rng.next_i32() >> 9,
+                1 => center + (rng.next_i16() >> 12) as i32,
+                2 => rng.next_i32() >> 6,
+                3 => rng.next_i32(),
+                _ => [i32::MIN, i32::MAX, 0, 1 << 24, -(1 << 24)][rng.below(5)],
+            };
+        }
+        let mut got = want;
+        for (g, b) in gamma.iter_mut().zip(beta.iter_mut()) {
+            let extreme = rng.below(4) == 0;
+            *g = if extreme { [i16::MIN, i16::MAX][rng.below(2)] } else { rng.next_i16() };
+            *b = if extreme { [i32::MIN, i32::MAX][rng.below(2)] } else { rng.next_i32() >> 4 };
+        }
+        let affine = Affine { gamma: &gamma[..n], beta: &beta[..n] };
+        let eps_q = [0, 1, rng.next_i32() as u32][rng.below(3)];
+        layer_norm(&mut want[..n], affine, eps_q);
+        Native::layer_norm(&mut got[..n], affine, eps_q);
+        ensure!(want == got, "case {case}: {n} values of kind {kind}, eps {eps_q}");
     }
     Ok(())
 }

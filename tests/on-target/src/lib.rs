@@ -77,6 +77,7 @@ pub static TESTS: &[UnitTest] = &[
     UnitTest { name: "kernels::native_vector_kernels_match_generic", run: kernels::native_vector_kernels_match_generic },
     UnitTest { name: "kernels::native_dense_many_tokens_matches_generic", run: kernels::native_dense_many_tokens_matches_generic },
     UnitTest { name: "kernels::native_requantize_loops_match_generic", run: kernels::native_requantize_loops_match_generic },
+    UnitTest { name: "kernels::native_layer_norm_matches_generic", run: kernels::native_layer_norm_matches_generic },
     UnitTest { name: "numerics::requant_rounds_half_up", run: numerics::requant_rounds_half_up },
     UnitTest { name: "numerics::requant_saturates", run: numerics::requant_saturates },
     UnitTest { name: "numerics::requant_matches_its_definition", run: numerics::requant_matches_its_definition },

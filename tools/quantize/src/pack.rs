@@ -116,8 +116,9 @@ fn push_dense(
     Ok(scales)
 }
 
-/// Pushes a LayerNorm's gamma (i16) and beta (i32) and returns its output's requant: the
-/// integer LN produces `y = n * G + B` on the scale `s_gamma * 2^-11`.
+/// Pushes a LayerNorm's gamma (i16) and beta (i32) and returns its output's requant and the
+/// scale of its output `y`: the integer LN produces `y = n * G + B` on the scale
+/// `s_gamma * 2^-11`.
 fn push_layer_norm(
     w: &mut BlobWriter,
     gamma: &[f32],
@@ -125,7 +126,7 @@ fn push_layer_norm(
     (eps, s_in): (f32, f64),
     s_residual: f64,
     what: &str,
-) -> Result<LnOutput, String> {
+) -> Result<(LnOutput, f64), String> {
     let s_gamma = gamma.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6) as f64 / 16383.0;
     let s_y = s_gamma / (1u32 << NORM_BITS) as f64;
     let g: Vec<i16> = gamma.iter().map(|&v| (v as f64 / s_gamma).round() as i16).collect();
@@ -135,11 +136,12 @@ fn push_layer_norm(
     }
     w.push_i16(&g);
     w.push_i32(&b);
-    Ok(LnOutput {
+    let output = LnOutput {
         residual: requant(s_y / s_residual, what)?,
         eps_q: (eps as f64 / (s_in * s_in)).round().min(u32::MAX as f64) as u32,
         reserved: 0,
-    })
+    };
+    Ok((output, s_y))
 }
 
 /// The activation's table for an int16 input on `s_in` and output on `s_out`:
@@ -247,7 +249,7 @@ pub fn pack(
     let mut s_stream = residual_scale(r(0, first), options.residual_bits);
     // With a projection, the LayerNorm's i16 output is only the projection's input.
     let s_emb16 = residual_scale(r(0, Point::EmbeddingNorm), options.residual_bits);
-    let ln = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), s_emb16, "embeddings.LayerNorm")?;
+    let (ln, _) = push_layer_norm(&mut w, emb.ln_gamma, emb.ln_beta, (c.layer_norm_eps, s_e), s_emb16, "embeddings.LayerNorm")?;
     match &emb.project {
         Some(p) => {
             push_dense(&mut w, p, (s_emb16, s_stream), input(0, Point::EmbeddingNorm), "embeddings_project")?;
@@ -298,7 +300,7 @@ pub fn pack(
         let s_z1 = p(Point::AttentionSum) / LN_DOMAIN;
         push_dense(&mut w, &layer.attention_output, (s_mix, s_z1), input(n, Point::Mixed), &name("attention.output.dense"))?;
         let s_attended = residual_scale(p(Point::AttentionNorm), options.residual_bits);
-        let attention_ln = push_layer_norm(
+        let (attention_ln, s_attention_y) = push_layer_norm(
             &mut w,
             layer.attention_ln_gamma,
             layer.attention_ln_beta,
@@ -307,14 +309,16 @@ pub fn pack(
             &name("attention.output.LayerNorm"),
         )?;
 
-        // FFN: int16 activation input and output around the interpolated table.
-        let (s_act_in, s_act_out) = (s16(p(Point::FfnPre)), s16(p(Point::FfnAct)));
-        push_dense(&mut w, &layer.intermediate, (s_attended, s_act_in), input(n, Point::AttentionNorm), &name("intermediate.dense"))?;
-        w.push_i16(&activation_table(c.hidden_act, s_act_in, s_act_out));
+        // FFN: int8 inputs to both products (docs/INT8.md): an int8 copy of the attention
+        // LayerNorm's output, and the activation's table, int16 in, int8 out in 1/256 steps.
+        let s_ffn_in = s8(p(Point::AttentionNorm));
+        let (s_act_in, s_act_out) = (s16(p(Point::FfnPre)), s8(p(Point::FfnAct)));
+        push_dense(&mut w, &layer.intermediate, (s_ffn_in, s_act_in), input(n, Point::AttentionNorm), &name("intermediate.dense"))?;
+        w.push_i16(&activation_table(c.hidden_act, s_act_in, s_act_out / 256.0));
         let s_z2 = p(Point::FfnSum) / LN_DOMAIN;
         push_dense(&mut w, &layer.output, (s_act_out, s_z2), input(n, Point::FfnAct), &name("output.dense"))?;
         let s_next = residual_scale(p(Point::FfnNorm), options.residual_bits);
-        let ffn_ln = push_layer_norm(
+        let (ffn_ln, _) = push_layer_norm(
             &mut w,
             layer.output_ln_gamma,
             layer.output_ln_beta,
@@ -332,6 +336,7 @@ pub fn pack(
             context: requant(s_v / 32768.0 / s_mix, &name("attention context"))?,
             attention_residual: requant(s_stream / s_z1, &name("attention residual"))?,
             attention_ln,
+            ffn_input: requant(s_attention_y / s_ffn_in, &name("ffn input"))?,
             ffn_residual: requant(s_attended / s_z2, &name("ffn residual"))?,
             ffn_ln,
         });

@@ -1,6 +1,6 @@
 //! The kernels for the Arm DSP extension (Cortex-M4/M7/M33): [`Kernels::dense`],
-//! `accumulate` and `depthwise` in `asm!` with `SMLAD` and its relatives. The other methods
-//! are the portable ones. Under QEMU one instruction is the unit of cost, so the loops are
+//! [`Kernels::dense_i8`], `accumulate` and `depthwise` in `asm!` with `SMLAD` and its
+//! relatives. The other methods are the portable ones. Under QEMU one instruction is the unit of cost, so the loops are
 //! counted in instructions below.
 //!
 //! # `dense` on a token pair: tile and data layout
@@ -37,6 +37,11 @@
 //! itself (its second sum is dropped). `LDM` needs word-aligned weight rows (the blob aligns
 //! every tensor to 16 bytes): with misaligned rows or inputs per group not a multiple of 4,
 //! Rust sums every input.
+//!
+//! int8 activations (`dense_i8`, the FFN's) go through the same loops: `SXTB16 x` widens 4
+//! int8 inputs `[x0 x1 x2 x3]` straight into the pair `(x0, x2)` and `SXTB16 x, ROR #8` into
+//! `(x1, x3)`, so their packing (`DspInput for i8`) is 4 instructions per 4 inputs of a token
+//! where the int16 packing needs 2 loads and 2 `PKH`s.
 //!
 //! # `dense` on token quads
 //! From 4 token rows on, the tokens run 4 at a time, every weight word
@@ -108,66 +113,11 @@ pub struct ArmDsp;
 
 impl Kernels for ArmDsp {
     fn dense(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
-        let groups = layer.groups.max(1);
-        let (ig, og) = (ins / groups, layer.bias.len() / groups);
-        // As in `generic::dense_rows`; each size is tested on its own so that the optimiser sees
-        // that no chunk size or divisor below is 0 (no panic site).
-        let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0) else { return };
-        // SAFETY: every bit pattern of two `i16`s is a valid `u32`.
-        let (_, words, _) = unsafe { scratch.align_to_mut::<u32>() };
-        let rows = x.len() / ins.max(1);
-        // Inputs per group the loop takes (a token pair needs one scratch word per input); the
-        // rest, or all of them for shapes it does not take, are summed in Rust.
-        let aligned = ig % 4 == 0 && layer.weight.as_ptr() as usize % 4 == 0;
-        let fast = if aligned { ig.min(words.len()) / 32 * 32 } else { 0 };
-        // Token quads first (two scratch words per input), then pairs.
-        let fast_quad = if aligned { ig.min(words.len() / 2) / 32 * 32 } else { 0 };
-        let quad_rows = if fast_quad > 0 { rows / 4 * 4 } else { 0 };
-        // The pair loop's sums, and the runs for the sink (a pair uses the first two).
-        let mut sums = [0i32; 2 * CHANNELS];
-        let mut runs = [[0i32; CHANNELS]; 4];
-        let rows_bytes = ig.saturating_mul(CHANNELS).max(1);
-        // The same groups as `generic::dense_rows`: as many as there are whole input spans,
-        // weight blocks and bias blocks (no `zip` of the two: its outlined constructor divides
-        // by the chunk sizes, a panic site the optimiser cannot remove).
-        let mut b_groups = layer.bias.chunks_exact(og);
-        for (g, w_group) in layer.weight.chunks_exact(block).take(ins / ig).enumerate() {
-            let Some(b_group) = b_groups.next() else { break };
-            let span = g * ig..(g + 1) * ig;
-            // Rows done by quads.
-            let mut done = 0;
-            let mut quads = x.chunks_exact(ins).filter_map(|row| row.get(span.clone())).take(quad_rows);
-            while let (Some(a), Some(b), Some(c), Some(d)) = (quads.next(), quads.next(), quads.next(), quads.next()) {
-                let tokens = [a, b, c, d];
-                pack_quad(words, fast_quad, tokens);
-                let mut bias_blocks = b_group.chunks(CHANNELS);
-                for (k, w_rows) in w_group.chunks(rows_bytes).enumerate() {
-                    let Some(biases) = bias_blocks.next() else { break };
-                    let n = quad_run(words, fast_quad, tokens, (w_rows, biases), &mut runs);
-                    for (t, run) in (done..).zip(&runs) {
-                        sink(t, g * og + k * CHANNELS, run.get(..n).unwrap_or(&[]));
-                    }
-                }
-                done += 4;
-            }
-            let [run_a, run_b, ..] = &mut runs;
-            let mut rows = x.chunks_exact(ins).filter_map(|row| row.get(span.clone())).enumerate().skip(done);
-            while let Some((t, a)) = rows.next() {
-                let b = rows.next();
-                pack(words, fast, a, b.map_or(a, |(_, b)| b));
-                let mut bias_blocks = b_group.chunks(CHANNELS);
-                for (c, w_rows) in w_group.chunks(rows_bytes).enumerate() {
-                    let Some(biases) = bias_blocks.next() else { break };
-                    let tokens = (a, b.map(|(_, b)| b));
-                    let n = pair_run(words, fast, tokens, (w_rows, biases), &mut sums, (run_a, run_b));
-                    let o0 = g * og + c * CHANNELS;
-                    sink(t, o0, run_a.get(..n).unwrap_or(&[]));
-                    if let Some((u, _)) = b {
-                        sink(u, o0, run_b.get(..n).unwrap_or(&[]));
-                    }
-                }
-            }
-        }
+        dense_tokens(x, ins, layer, scratch, sink);
+    }
+
+    fn dense_i8(x: &[i8], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
+        dense_tokens(x, ins, layer, scratch, sink);
     }
 
     #[inline(never)]
@@ -313,20 +263,98 @@ impl Kernels for ArmDsp {
     }
 }
 
+/// [`Kernels::dense`] and [`Kernels::dense_i8`]: token quads, then pairs, through the packed
+/// layouts of the module doc (`DspInput` packs either type into them).
+fn dense_tokens<X: DspInput>(x: &[X], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
+    let groups = layer.groups.max(1);
+
+    let (ig, og) = (ins / groups, layer.bias.len() / groups);
+    // As in `generic::dense_rows`; each size is tested on its own so that the optimiser sees
+    // that no chunk size or divisor below is 0 (no panic site).
+    let Some(block) = ig.checked_mul(og).filter(|&block| block > 0 && ig > 0 && og > 0) else { return };
+    // SAFETY: every bit pattern of two `i16`s is a valid `u32`.
+    let (_, words, _) = unsafe { scratch.align_to_mut::<u32>() };
+    let rows = x.len() / ins.max(1);
+    // Inputs per group the loop takes (a token pair needs one scratch word per input); the
+    // rest, or all of them for shapes it does not take, are summed in Rust.
+    let aligned = ig % 4 == 0 && layer.weight.as_ptr() as usize % 4 == 0;
+    let fast = if aligned { ig.min(words.len()) / 32 * 32 } else { 0 };
+    // Token quads first (two scratch words per input), then pairs.
+    let fast_quad = if aligned { ig.min(words.len() / 2) / 32 * 32 } else { 0 };
+    let quad_rows = if fast_quad > 0 { rows / 4 * 4 } else { 0 };
+    // The pair loop's sums, and the runs for the sink (a pair uses the first two).
+    let mut sums = [0i32; 2 * CHANNELS];
+    let mut runs = [[0i32; CHANNELS]; 4];
+    let rows_bytes = ig.saturating_mul(CHANNELS).max(1);
+    // The same groups as `generic::dense_rows`: as many as there are whole input spans,
+    // weight blocks and bias blocks (no `zip` of the two: its outlined constructor divides
+    // by the chunk sizes, a panic site the optimiser cannot remove).
+    let mut b_groups = layer.bias.chunks_exact(og);
+    for (g, w_group) in layer.weight.chunks_exact(block).take(ins / ig).enumerate() {
+        let Some(b_group) = b_groups.next() else { break };
+        let span = g * ig..(g + 1) * ig;
+        // Rows done by quads.
+        let mut done = 0;
+        let mut quads = x.chunks_exact(ins).filter_map(|row| row.get(span.clone())).take(quad_rows);
+        while let (Some(a), Some(b), Some(c), Some(d)) = (quads.next(), quads.next(), quads.next(), quads.next()) {
+            let tokens = [a, b, c, d];
+            X::pack_quad(words, fast_quad, tokens);
+            let rest = |t: usize, from: usize, w: &[i8]| tokens.get(t).map_or(0, |x| rest_of(x, from, w));
+            let mut bias_blocks = b_group.chunks(CHANNELS);
+            for (k, w_rows) in w_group.chunks(rows_bytes).enumerate() {
+                let Some(biases) = bias_blocks.next() else { break };
+                let n = quad_run(words, fast_quad, (ig, &rest), (w_rows, biases), &mut runs);
+                for (t, run) in (done..).zip(&runs) {
+                    sink(t, g * og + k * CHANNELS, run.get(..n).unwrap_or(&[]));
+                }
+            }
+            done += 4;
+        }
+        let [run_a, run_b, ..] = &mut runs;
+        let mut rows = x.chunks_exact(ins).filter_map(|row| row.get(span.clone())).enumerate().skip(done);
+        while let Some((t, a)) = rows.next() {
+            let b = rows.next();
+            X::pack(words, fast, a, b.map_or(a, |(_, b)| b));
+            let tokens = [Some(a), b.map(|(_, b)| b)];
+            let rest = |t: usize, from: usize, w: &[i8]| tokens.get(t).copied().flatten().map_or(0, |x| rest_of(x, from, w));
+            let mut bias_blocks = b_group.chunks(CHANNELS);
+            for (c, w_rows) in w_group.chunks(rows_bytes).enumerate() {
+                let Some(biases) = bias_blocks.next() else { break };
+                let n = pair_run(words, fast, (ig, &rest), (w_rows, biases), &mut sums, (run_a, run_b));
+                let o0 = g * og + c * CHANNELS;
+                sink(t, o0, run_a.get(..n).unwrap_or(&[]));
+                if let Some((u, _)) = b {
+                    sink(u, o0, run_b.get(..n).unwrap_or(&[]));
+                }
+            }
+        }
+    }
+}
+
+/// `rest(t, from, w)`: the sum of token `t`'s inputs from `from` on times the weight row `w`
+/// from `from` on (0 for a token that is not there): the inputs the packed loops did not take.
+/// A trait object, so that `pair_run` and `quad_run` exist once for both input types.
+type Rest<'r> = dyn Fn(usize, usize, &[i8]) -> i32 + 'r;
+
+/// The [`Rest`] of one token row `x`.
+fn rest_of<X: DspInput>(x: &[X], from: usize, w: &[i8]) -> i32 {
+    generic::dot(x.get(from..).unwrap_or(&[]), w.get(from..).unwrap_or(&[]))
+}
+
 /// `bias + W x` of up to [`CHANNELS`] output rows `w_rows` for tokens `a` and `b` (or `a`
 /// alone) into `run_a` and `run_b`; returns the rows done. The first `fast` inputs come from
-/// the loop over `packed` (`pack`'s layout), the rest from Rust. Not generic: one copy of this
-/// code however many sinks call `dense`.
+/// the loop over `packed` (`pack`'s layout), the rest from `rest`. Not generic: one copy of
+/// this code for both input types however many sinks call `dense`.
 #[inline(never)]
 fn pair_run(
     packed: &[u32],
     fast: usize,
-    (a, b): (&[i16], Option<&[i16]>),
+    (ig, rest): (usize, &Rest<'_>),
     (w_rows, biases): (&[i8], &[i32]),
     sums: &mut [i32; 2 * CHANNELS],
     (run_a, run_b): (&mut [i32; CHANNELS], &mut [i32; CHANNELS]),
 ) -> usize {
-    let ig = a.len().max(1);
+    let ig = ig.max(1);
     let n = biases.len().min(w_rows.len() / ig).min(CHANNELS);
     if fast > 0 && n > 0 && fast <= packed.len() && fast <= ig {
         let (packed, w) = (packed.as_ptr(), w_rows.as_ptr());
@@ -344,14 +372,13 @@ fn pair_run(
         }
     }
     // The inputs past the loop's, onto its sums (0 where it did not run).
-    let rest = |x: &[i16], w: &[i8]| generic::dot(x.get(fast..).unwrap_or(&[]), w.get(fast..).unwrap_or(&[]));
     let loop_ran = fast > 0;
     // (No `zip` of two chunk iterators: see `dense`.)
     let mut rows = w_rows.chunks_exact(ig);
     for (((pair, &bias), ya), yb) in sums.chunks_exact(2).zip(biases).zip(run_a.iter_mut()).zip(run_b.iter_mut()).take(n) {
         let (Some(w), &[loop_a, loop_b]) = (rows.next(), pair) else { break };
         let (loop_a, loop_b) = if loop_ran { (loop_a, loop_b) } else { (0, 0) };
-        let (rest_a, rest_b) = if fast < ig { (rest(a, w), b.map_or(0, |b| rest(b, w))) } else { (0, 0) };
+        let (rest_a, rest_b) = if fast < ig { (rest(0, fast, w), rest(1, fast, w)) } else { (0, 0) };
         *ya = bias.wrapping_add(loop_a).wrapping_add(rest_a);
         *yb = bias.wrapping_add(loop_b).wrapping_add(rest_b);
     }
@@ -378,7 +405,7 @@ macro_rules! pack_four {
 
 /// Writes the first `n` inputs (a multiple of 32) of tokens `a` and `b` into `words` in the
 /// loop's order (module doc).
-fn pack(words: &mut [u32], n: usize, a: &[i16], b: &[i16]) {
+fn pack_i16(words: &mut [u32], n: usize, a: &[i16], b: &[i16]) {
     let n = n.min(words.len()).min(a.len()).min(b.len()) / 16 * 16;
     if n == 0 {
         return;
@@ -531,11 +558,10 @@ channel_loop!(
 
 /// `bias + W x` of up to [`CHANNELS`] output rows `w_rows` for the 4 `tokens` into `runs`;
 /// returns the rows done. The quad loop over `packed` (`pack_quad`'s layout) writes `bias` plus
-/// the first `fast` inputs' products; Rust adds the rest. Not generic, as `pair_run`.
+/// the first `fast` inputs' products; `rest` adds the others. Not generic, as `pair_run`.
 #[inline(never)]
-fn quad_run(packed: &[u32], fast: usize, tokens: [&[i16]; 4], (w_rows, biases): (&[i8], &[i32]), runs: &mut [[i32; CHANNELS]; 4]) -> usize {
-    let [a, ..] = tokens;
-    let ig = a.len().max(1);
+fn quad_run(packed: &[u32], fast: usize, (ig, rest): (usize, &Rest<'_>), (w_rows, biases): (&[i8], &[i32]), runs: &mut [[i32; CHANNELS]; 4]) -> usize {
+    let ig = ig.max(1);
     let n = biases.len().min(w_rows.len() / ig).min(CHANNELS);
     let loop_ran = fast > 0 && n > 0 && fast <= packed.len() / 2 && fast <= ig;
     if loop_ran {
@@ -560,10 +586,9 @@ fn quad_run(packed: &[u32], fast: usize, tokens: [&[i16]; 4], (w_rows, biases): 
     let mut rows = w_rows.chunks_exact(ig);
     for (o, &bias) in biases.iter().take(n).enumerate() {
         let Some(w) = rows.next() else { break };
-        for (run, x) in runs.iter_mut().zip(tokens) {
-            let rest = generic::dot(x.get(from..).unwrap_or(&[]), w.get(from..).unwrap_or(&[]));
+        for (t, run) in runs.iter_mut().enumerate() {
             if let Some(y) = run.get_mut(o) {
-                *y = if loop_ran { *y } else { bias }.wrapping_add(rest);
+                *y = if loop_ran { *y } else { bias }.wrapping_add(rest(t, from, w));
             }
         }
     }
@@ -603,7 +628,7 @@ macro_rules! pack_quad_four {
 
 /// Writes the first `n` inputs (a multiple of 32) of the 4 `tokens` into `words` in the quad
 /// loop's order (module doc), two words per input.
-fn pack_quad(words: &mut [u32], n: usize, tokens: [&[i16]; 4]) {
+fn pack_quad_i16(words: &mut [u32], n: usize, tokens: [&[i16]; 4]) {
     let [a, b, c, d] = tokens;
     let n = n.min(words.len() / 2).min(a.len()).min(b.len()).min(c.len()).min(d.len()) / 16 * 16;
     if n == 0 {
@@ -764,3 +789,105 @@ quad_loop!(
     eight_quad!(),
     eight_quad!()
 );
+
+/// The activations the packed loops take: int16 rows, whose pairs `PKHBT`/`PKHTB` sort into
+/// even and odd halves, or int8 rows (the FFN's), which `SXTB16` widens straight into them:
+/// `SXTB16 x` is `(x0, x2)` and `SXTB16 x, ROR #8` is `(x1, x3)`.
+trait DspInput: Copy + Into<i32> {
+    /// The pair loop's layout of the first `n` inputs of `a` and `b` (module doc).
+    fn pack(words: &mut [u32], n: usize, a: &[Self], b: &[Self]);
+    /// The quad loop's layout of the first `n` inputs of the 4 `tokens` (module doc).
+    fn pack_quad(words: &mut [u32], n: usize, tokens: [&[Self]; 4]);
+}
+
+impl DspInput for i16 {
+    fn pack(words: &mut [u32], n: usize, a: &[i16], b: &[i16]) {
+        pack_i16(words, n, a, b);
+    }
+    fn pack_quad(words: &mut [u32], n: usize, tokens: [&[i16]; 4]) {
+        pack_quad_i16(words, n, tokens);
+    }
+}
+
+/// 4 int8 inputs of token `$x` (one word) widened to `(x0, x2)` in `$even` and `(x1, x3)`
+/// stored at `[{dst}, $odd]`.
+macro_rules! widen_four {
+    ($x:literal, $even:literal, $odd:literal) => {
+        concat!(
+            "ldr {y}, [", $x, "], #4\n",
+            "sxtb16 ", $even, ", {y}\n",
+            "sxtb16 {y}, {y}, ror #8\n",
+            "str {y}, [{dst}, #", $odd, "]\n",
+        )
+    };
+}
+
+impl DspInput for i8 {
+    fn pack(words: &mut [u32], n: usize, a: &[i8], b: &[i8]) {
+        let n = n.min(words.len()).min(a.len()).min(b.len()) / 4 * 4;
+        if n == 0 {
+            return;
+        }
+        // SAFETY: each pass reads 4 bytes of `a` and of `b` and writes 4 words of `words`; `n / 4`
+        // passes read `n` bytes of each (their lengths are at least `n`) and write `n` words
+        // (`words.len() >= n`). `LDR` takes any address on these cores and `words` is
+        // word-aligned for `STR`; `words` is the only memory written, borrowed mutably here.
+        unsafe {
+            asm!(
+                "2:",
+                widen_four!("{a}", "{x}", "4"),
+                "str {x}, [{dst}]",
+                widen_four!("{b}", "{x}", "12"),
+                "str {x}, [{dst}, #8]",
+                "add {dst}, {dst}, #16",
+                "cmp {dst}, {end}",
+                "bne 2b",
+                a = inout(reg) a.as_ptr() => _,
+                b = inout(reg) b.as_ptr() => _,
+                dst = inout(reg) words.as_mut_ptr() => _,
+                end = in(reg) words.as_mut_ptr().wrapping_add(n),
+                x = out(reg) _,
+                y = out(reg) _,
+                options(nostack),
+            );
+        }
+    }
+
+    fn pack_quad(words: &mut [u32], n: usize, tokens: [&[i8]; 4]) {
+        let [a, b, c, d] = tokens;
+        let n = n.min(words.len() / 2).min(a.len()).min(b.len()).min(c.len()).min(d.len()) / 4 * 4;
+        if n == 0 {
+            return;
+        }
+        // SAFETY: each pass reads 4 bytes of each token and writes 8 words of `words`; `n / 4`
+        // passes read `n` bytes of each token (their lengths are at least `n`) and write `2 n`
+        // words (`words.len() >= 2 n`). `LDR` takes any address on these cores and `words` is
+        // word-aligned for `STM` and `STR`; `words` is the only memory written, borrowed
+        // mutably here.
+        unsafe {
+            asm!(
+                "2:",
+                widen_four!("{a}", "r8", "16"),
+                widen_four!("{b}", "r9", "20"),
+                widen_four!("{c}", "r10", "24"),
+                widen_four!("{d}", "r11", "28"),
+                "stm {dst}!, {{r8, r9, r10, r11}}",
+                "add {dst}, {dst}, #16",
+                "cmp {dst}, {end}",
+                "bne 2b",
+                a = inout(reg) a.as_ptr() => _,
+                b = inout(reg) b.as_ptr() => _,
+                c = inout(reg) c.as_ptr() => _,
+                d = inout(reg) d.as_ptr() => _,
+                dst = inout(reg) words.as_mut_ptr() => _,
+                end = in(reg) words.as_mut_ptr().wrapping_add(2 * n),
+                y = out(reg) _,
+                out("r8") _,
+                out("r9") _,
+                out("r10") _,
+                out("r11") _,
+                options(nostack),
+            );
+        }
+    }
+}

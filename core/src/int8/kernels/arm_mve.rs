@@ -4,26 +4,29 @@
 //!
 //! `VMLADAVA.S16 Rda, Qn, Qm` adds the 8 products of two int16 vectors to a general register,
 //! and `VLDRB.S16` loads 8 int8 weights already widened to int16, so 8 inputs of one (token,
-//! output) sum cost one multiply instruction plus a share of the loads. A tile shares the loads:
-//! 2 tokens x 3 weight rows make 6 sums from 2 + 3 loads per 8 inputs. The encodings fix the
-//! tile's size: `Rda` must be an even register, and of r0-r14 only r0, r2, r4, r8, r10 and r12
-//! are free (r6 is LLVM's base pointer, lr counts the loop), so six sums; the widening loads take
-//! only r0-r7 as the base, leaving r1, r3 and r5 for weight rows (r7 is the frame pointer).
+//! output) sum cost one multiply instruction plus a share of the loads. For int8 inputs (the
+//! FFN's products, `dense_i8`) `VMLADAVA.S8` adds 16 products of two int8 vectors: twice the
+//! MACs per instruction, the same tile. A tile shares the loads: 2 tokens x 3 weight rows make
+//! 6 sums from 2 + 3 loads per 16-byte block of inputs. The encodings fix the tile's size:
+//! `Rda` must be an even register, and of r0-r14 only r0, r2, r4, r8, r10 and r12 are free (r6
+//! is LLVM's base pointer, lr counts the loop), so six sums; the widening loads take only r0-r7
+//! as the base, leaving r1, r3 and r5 for weight rows (r7 is the frame pointer).
 //!
 //! | register | holds |
 //! |---|---|
 //! | r0 r2 / r4 r8 / r10 r12 | sums of (token 0, token 1) with weight row 0 / 1 / 2 |
-//! | r9 | both tokens' inputs, interleaved by 8 in `scratch` (one pointer, offsets for token 1) |
+//! | r9 | both tokens' inputs, interleaved by 16 bytes in `scratch` |
 //! | r1 r3 r5 | weight rows 0, 1, 2 |
 //! | r11, lr | unrolled iterations; the `WLS`/`LE` low-overhead loop count |
-//! | q0 q1 / q2 | 8 inputs of token 0, token 1 / 8 weights |
+//! | q0 q1 / q2 | a block of token 0, token 1 / of weights |
 //!
-//! The main loop is unrolled to 32 inputs: 4 x (5 loads + 6 `VMLADAVA`) + `LE`, 45 instructions
-//! for 192 MACs (4.3 MACs per instruction); a loop before it takes the `(ig / 8) % 4` leftover
-//! blocks of 8. A last token without a partner (one row, an odd count, or a scratch shorter than
-//! two rows) runs a 1 x 3 tile (r9 its inputs, r0 r2 r4 its sums: 29 instructions for 96 MACs).
-//! Inputs per group that are not a multiple of 8, or a layer whose slices do not match its
-//! shape, run the portable loop.
+//! The main loop is unrolled to 4 blocks: 4 x (5 loads + 6 `VMLADAVA`) + `LE`, 45 instructions
+//! for 192 MACs with int16 inputs (4.3 MACs per instruction), 384 with int8 (8.5); a loop
+//! before it takes the `(ig / block) % 4` leftover blocks. A last token without a partner (one
+//! row, an odd count, or a scratch shorter than two rows) runs a 1 x 3 tile (r9 its inputs, r0
+//! r2 r4 its sums: 29 instructions for 96 or 192 MACs). Inputs per group that are not a
+//! multiple of the block (8 or 16), or a layer whose slices do not match its shape, run the
+//! portable loop. One `TileInput` impl per input type holds its asm (`tile_input!`).
 //!
 //! The loop over the tiles of up to [`CHUNK`] (24) outputs is in the `asm!` too, so that small
 //! products (the attention scores: 64 inputs, 32 outputs) pay little per tile: the block saves
@@ -32,12 +35,12 @@
 //! three row pointers (about 23 instructions per tile, against about 70 for a tile per call).
 //! The sink then reads that buffer in a plain loop. The last tile of a group with fewer than
 //! three rows left is a call of its own that repeats its last row; the extra sums are not read.
-//! The two tokens are interleaved into `scratch` with `VLDRH`/`VSTRH` (5 instructions per 8
-//! inputs of both).
+//! The two tokens are interleaved into `scratch` with `VLDRB`/`VSTRB` (5 instructions per 16
+//! bytes of both).
 //!
-//! `VMLADAVA.S8` (16 MACs) needs int8 on both sides; splitting int16 activations into two int8
-//! halves would double the accumulators a tile needs and add a correction sum per row, for the
-//! same instructions per MAC.
+//! `VMLADAVA.S8` needs int8 on both sides; splitting int16 activations into two int8 halves
+//! would double the accumulators a tile needs and add a correction sum per row, for the same
+//! instructions per MAC: the int16 products stay on `.S16`.
 //!
 //! # The rest
 //!
@@ -46,12 +49,23 @@
 //!   odd lanes widened by `VMULLB`/`VMULLT` into two i32 sums and stored back in channel order
 //!   by `VST20`/`VST21`: 9 instructions per tap for 8 channels. Only the taps inside the
 //!   sentence run; channels past the last block of 8 take a scalar loop.
-//! - `requantize_i16`, `scale_i16`, `add_residual`: [`Requant::apply`] for shifts 33..=62 is
+//! - `requantize_i16`, `requantize_i8`, `scale_i16`, `scale_i8`, `multiply_i16_i8`:
+//!   [`Requant::apply`] for shifts 33..=62 is
 //!   `VMULH.S32` then `VRSHL.S32` by `32 - n` (see `requant_lanes!`), 4 lanes at a time,
-//!   saturated to i16 by `VQMOVNB` or added by `VQADD`. A shift outside that range runs the
-//!   portable code: the whole call again for `requantize_i16` (its output is not its input),
-//!   the rest of the row from the first block that holds one for `add_residual` (in place: the
-//!   block checks its shifts before it stores).
+//!   saturated by `VQMOVNB` or `VMIN`/`VMAX`. A shift outside that range runs the portable code
+//!   (the whole call again for `requantize_i16`, whose output is not its input).
+//! - `activate_i8`, `add_residual`: their pairs have shifts below 33 too (the FFN's int8 inputs
+//!   make the FFN's factors larger), so they use `requant_any_lanes!`, exact for shifts 2..=62
+//!   from the product's high and low words. `activate_i8` then reads the activation table with
+//!   two gathers (`VLDRH.S32 Q, [Rn, Qj, UXTW #1]`) and interpolates as `activation::lookup`;
+//!   `add_residual` stops before a block whose branch value needs more than 32 bits (`VCLS`)
+//!   and leaves it and the rest of the row to the portable code (in place: the block checks
+//!   before it stores).
+//! - `layer_norm`: the sum (`VADDLVA`, 64-bit) and the sum of squared deviations
+//!   (`VMLALDAVA`), then `round(d * 2^47 / std / 2^36)` as a requantization (`VMULH`, `VRSHL`),
+//!   times gamma plus beta (`VQADD`); the row's statistics are the portable code's
+//!   (`layer_norm::RowStatistics`), and rows past its fast path's bounds, or elements whose
+//!   normalised value reaches 2^16, take the portable code.
 //! - `accumulate` (`VMLA.I32` by the scalar weight, which may be 32768): a tail-predicated
 //!   loop.
 
@@ -59,9 +73,11 @@
 #![allow(unsafe_code)]
 
 use core::arch::asm;
-use core::num::NonZeroUsize;
 
+use super::shape::Shape;
 use super::{generic, Kernels, Sink};
+use crate::int8::activation::TABLE_LEN;
+use crate::int8::layer_norm::{self, Affine, RowStatistics};
 use crate::int8::{QDense, Requant};
 
 /// [`Requant::apply`] of the 4 lanes of q0 by the multipliers in q1 and the VRSHL amount
@@ -74,16 +90,88 @@ macro_rules! requant_lanes {
     };
 }
 
-/// Helium kernels: `dense`, `accumulate`, `depthwise`, `requantize_i16`, `scale_i16`
-/// and `add_residual`; the rest is [`generic`].
+/// [`Requant::apply`] of the 4 lanes of q0 for any shift `n` in 2..=62, one pair per lane:
+/// multipliers in q1, `33 - n` in q2, `1 - n` in q3 (q4 is clobbered). With `p = x m`,
+/// `q = floor(p / 2^(n-1))` is the high word shifted left by `33 - n` (right where negative)
+/// joined to the low word shifted right by `n - 1`, and `(q + 1) >> 1` (`VRSHR #1`) is the
+/// definition's value, exact while `q` fits an i32. Otherwise `VQSHL` has saturated the high
+/// word and the lanes are at least 2^30 in size, past any i16 or i8 (the narrowing saturates
+/// them as the definition does); `add_residual`, whose output is i32, checks for that. (Shift 1
+/// would need the high word shifted by 32, which `VQSHL` does not saturate as this needs.)
+macro_rules! requant_any_lanes {
+    () => {
+        concat!(
+            "vmul.i32 q4, q0, q1\n",
+            "vmulh.s32 q0, q0, q1\n",
+            "vqshl.s32 q0, q0, q2\n",
+            "vshl.u32 q4, q4, q3\n",
+            "vorr q0, q0, q4\n",
+            "vrshr.s32 q0, q0, #1\n",
+        )
+    };
+}
+
+/// `out[c] = requant[c].to_i16(acc[c])` (or `to_i8`) for the per-channel requantize kernels:
+/// `requant_lanes!` 4 lanes at a time, then `$narrow_store` saturates and stores q0 through
+/// r0. A shift outside 33..=62 in some block runs the whole call again by `$portable` (`out` is
+/// not an input); the channels past the last block of 4 take it always.
+macro_rules! per_channel_requantize {
+    ($acc:expr, $requant:expr, $out:expr, $narrow_store:literal, $portable:path) => {{
+        let (acc, requant, out) = ($acc, $requant, $out);
+        let n = acc.len().min(requant.len()).min(out.len());
+        let blocks = n / 4;
+        let (mut low, mut high) = (-1i32, -30i32);
+        // SAFETY: `blocks` blocks read 4 sums of `acc` and 4 requants (8 words) and write 4
+        // values of `out`, `4 blocks <= n` of each; only the registers named here change.
+        unsafe {
+            asm!(
+                "vdup.32 q3, {c32}",
+                "wls lr, {blocks}, 2f",
+                "1:",
+                // q1: multipliers, q2: 32 - shifts, the VRSHL amounts; their range into low/high.
+                "vld20.32 {{q1, q2}}, [{rq}]",
+                "vld21.32 {{q1, q2}}, [{rq}]!",
+                "vsub.i32 q2, q3, q2",
+                "vminv.s32 {low}, q2",
+                "vmaxv.s32 {high}, q2",
+                "vldrw.u32 q0, [{acc}], #16",
+                requant_lanes!("q0, q2"),
+                $narrow_store,
+                "le lr, 1b",
+                "2:",
+                c32 = in(reg) 32,
+                blocks = in(reg) blocks,
+                rq = inout(reg) requant.as_ptr() => _,
+                acc = inout(reg) acc.as_ptr() => _,
+                // The narrowing stores take only r0-r7 as their base.
+                inout("r0") out.as_mut_ptr() => _,
+                low = inout(reg) low,
+                high = inout(reg) high,
+                out("lr") _,
+                out("q0") _,
+                out("q1") _,
+                out("q2") _,
+                out("q3") _,
+                options(nostack),
+            );
+        }
+        let done = if low >= -30 && high <= -1 { 4 * blocks } else { 0 };
+        let (acc, requant, out) = (acc.get(done..).unwrap_or(&[]), requant.get(done..).unwrap_or(&[]), out.get_mut(done..).unwrap_or(&mut []));
+        $portable(acc, requant, out);
+    }};
+}
+
+/// Helium kernels: every method but `requantize_i32`, `activate` (the classifier's, once per
+/// text) and `sum_rows` (the embeddings), which are [`generic`].
 pub struct ArmMve;
 
 impl Kernels for ArmMve {
     fn dense(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
-        match Shape::of(ins, layer) {
-            Some(shape) => dense_tiles(x, shape, layer, scratch, sink),
-            None => generic::dense_rows(x, ins, layer, sink),
-        }
+        tiled_dense(x, ins, layer, scratch, sink);
+    }
+
+    fn dense_i8(x: &[i8], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
+        tiled_dense(x, ins, layer, scratch, sink);
     }
 
     fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
@@ -169,49 +257,46 @@ impl Kernels for ArmMve {
     }
 
     fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {
-        let n = acc.len().min(requant.len()).min(out.len());
-        let blocks = n / 4;
-        let (mut low, mut high) = (-1i32, -30i32);
-        // SAFETY: `blocks` blocks read 4 sums of `acc` and 4 requants (8 words) and write 4
-        // values of `out`, `4 blocks <= n` of each; only the registers named here change.
+        per_channel_requantize!(acc, requant, out, "vqmovnb.s32 q0, q0\nvstrh.32 q0, [r0], #8", generic::requantize_i16);
+    }
+
+    fn requantize_i8(acc: &[i32], requant: &[Requant], out: &mut [i8]) {
+        // Two saturating narrowings (to the bottom half, then its bottom byte) clamp to i8.
+        per_channel_requantize!(acc, requant, out, "vqmovnb.s32 q0, q0\nvqmovnb.s16 q0, q0\nvstrb.32 q0, [r0], #4", generic::requantize_i8);
+    }
+
+    fn multiply_i16_i8(a: &mut [i16], b: &[i8], requant: Requant) {
+        if !(33..=62).contains(&requant.shift) {
+            return generic::multiply_i16_i8(a, b, requant);
+        }
+        // SAFETY: the tail-predicated loop reads `n` values of `a` and of `b` and writes those
+        // `n` of `a`, both at least that long; predicated-off lanes are neither read nor stored.
         unsafe {
             asm!(
-                "vdup.32 q3, {c32}",
-                "wls lr, {blocks}, 2f",
+                "vdup.32 q1, {m}",
+                "wlstp.32 lr, {n}, 2f",
                 "1:",
-                // q1: multipliers, q2: 32 - shifts, the VRSHL amounts; their range into low/high.
-                "vld20.32 {{q1, q2}}, [{rq}]",
-                "vld21.32 {{q1, q2}}, [{rq}]!",
-                "vsub.i32 q2, q3, q2",
-                "vminv.s32 {low}, q2",
-                "vmaxv.s32 {high}, q2",
-                "vldrw.u32 q0, [{acc}], #16",
-                requant_lanes!("q0, q2"),
+                "vldrh.s32 q0, [r0]",
+                "vldrb.s32 q2, [r1], #4",
+                "vmul.i32 q0, q0, q2",
+                requant_lanes!("{shift}"),
                 "vqmovnb.s32 q0, q0",
                 "vstrh.32 q0, [r0], #8",
-                "le lr, 1b",
+                "letp lr, 1b",
                 "2:",
-                c32 = in(reg) 32,
-                blocks = in(reg) blocks,
-                rq = inout(reg) requant.as_ptr() => _,
-                acc = inout(reg) acc.as_ptr() => _,
-                // The narrowing store takes only r0-r7 as its base.
-                inout("r0") out.as_mut_ptr() => _,
-                low = inout(reg) low,
-                high = inout(reg) high,
+                m = in(reg) requant.multiplier,
+                shift = in(reg) 32 - requant.shift,
+                n = in(reg) a.len().min(b.len()),
+                // The widening loads and narrowing store take only r0-r7 as their base.
+                inout("r0") a.as_mut_ptr() => _,
+                inout("r1") b.as_ptr() => _,
                 out("lr") _,
                 out("q0") _,
                 out("q1") _,
                 out("q2") _,
-                out("q3") _,
                 options(nostack),
             );
         }
-        // A shift outside 33..=62 in some block: all of it again by the definition (`out` is
-        // not an input). The channels past the last block of 4 always.
-        let done = if low >= -30 && high <= -1 { 4 * blocks } else { 0 };
-        let (acc, requant, out) = (acc.get(done..).unwrap_or(&[]), requant.get(done..).unwrap_or(&[]), out.get_mut(done..).unwrap_or(&mut []));
-        generic::requantize_i16(acc, requant, out);
     }
 
     fn scale_i16(acc: &[i32], requant: Requant, out: &mut [i16]) {
@@ -245,44 +330,183 @@ impl Kernels for ArmMve {
         }
     }
 
+    fn scale_i8(acc: &[i32], requant: Requant, out: &mut [i8]) {
+        if !(33..=62).contains(&requant.shift) {
+            return generic::scale_i8(acc, requant, out);
+        }
+        // SAFETY: the tail-predicated loop reads `n` sums of `acc` and writes `n` bytes of `out`,
+        // both at least that long; predicated-off lanes are neither read nor stored.
+        unsafe {
+            asm!(
+                "vdup.32 q1, {m}",
+                "vdup.32 q2, {max}",
+                "vdup.32 q3, {min}",
+                "wlstp.32 lr, {n}, 2f",
+                "1:",
+                "vldrw.u32 q0, [{acc}], #16",
+                requant_lanes!("{shift}"),
+                "vmin.s32 q0, q0, q2",
+                "vmax.s32 q0, q0, q3",
+                "vstrb.32 q0, [r0], #4",
+                "letp lr, 1b",
+                "2:",
+                m = in(reg) requant.multiplier,
+                shift = in(reg) 32 - requant.shift,
+                max = in(reg) i8::MAX as i32,
+                min = in(reg) i8::MIN as i32,
+                n = in(reg) acc.len().min(out.len()),
+                acc = inout(reg) acc.as_ptr() => _,
+                // The narrowing store takes only r0-r7 as its base.
+                inout("r0") out.as_mut_ptr() => _,
+                out("lr") _,
+                out("q0") _,
+                out("q1") _,
+                out("q2") _,
+                out("q3") _,
+                options(nostack),
+            );
+        }
+    }
+
+    fn activate_i8(acc: &[i32], requant: &[Requant], table: &[i16], out: &mut [i8]) {
+        let n = acc.len().min(requant.len()).min(out.len());
+        if table.len() != TABLE_LEN {
+            return generic::activate_i8(acc, requant, table, out);
+        }
+        let blocks = n / 4;
+        let (mut low, mut high) = (0i32, 0i32);
+        // SAFETY: `blocks` blocks read 4 sums of `acc` and 4 requants (8 words) and write 4 bytes
+        // of `out`, `4 blocks <= n` of each. The gathers read `table[j]` and `table[j + 1]` for
+        // `j = (x + 32768) >> 7` of an i16 `x` (saturated by VQMOVNB, sign-extended by VMOVLB):
+        // `j <= 511`, inside the `TABLE_LEN` (513) entries. Only the registers named here change.
+        unsafe {
+            asm!(
+                "vdup.32 q6, {c33}",
+                "vdup.32 q7, {c127}",
+                "wls lr, {blocks}, 2f",
+                "1:",
+                // Requantize to i16 (the shifts' range, as 33 - n, into low/high).
+                "vld20.32 {{q1, q2}}, [{rq}]",
+                "vld21.32 {{q1, q2}}, [{rq}]!",
+                "vsub.i32 q2, q6, q2",
+                "vminv.s32 {low}, q2",
+                "vmaxv.s32 {high}, q2",
+                "vsub.i32 q3, q2, {c32}",
+                "vldrw.u32 q0, [{acc}], #16",
+                requant_any_lanes!(),
+                "vqmovnb.s32 q0, q0",
+                "vmovlb.s16 q0, q0",
+                // The table's segment j (q1) and the position in it (q2), as `lookup`.
+                "vadd.i32 q0, q0, {c32768}",
+                "vshr.u32 q1, q0, #7",
+                "vand q2, q0, q7",
+                "vldrh.s32 q4, [{table}, q1, uxtw #1]",
+                "vldrh.s32 q5, [{next}, q1, uxtw #1]",
+                // start + round((end - start) * fraction / 128), then to the int8 step.
+                "vsub.i32 q5, q5, q4",
+                "vmul.i32 q5, q5, q2",
+                "vrshr.s32 q5, q5, #7",
+                "vadd.i32 q4, q4, q5",
+                "vrshr.s32 q4, q4, #8",
+                "vmin.s32 q4, q4, q7",
+                "vstrb.32 q4, [r0], #4",
+                "le lr, 1b",
+                "2:",
+                c33 = in(reg) 33,
+                c32 = in(reg) 32,
+                c127 = in(reg) i8::MAX as i32,
+                c32768 = in(reg) 32768,
+                blocks = in(reg) blocks,
+                table = in(reg) table.as_ptr(),
+                next = in(reg) table.as_ptr().wrapping_add(1),
+                rq = inout(reg) requant.as_ptr() => _,
+                acc = inout(reg) acc.as_ptr() => _,
+                // The narrowing store takes only r0-r7 as its base.
+                inout("r0") out.as_mut_ptr() => _,
+                low = inout(reg) low,
+                high = inout(reg) high,
+                out("lr") _,
+                out("q0") _,
+                out("q1") _,
+                out("q2") _,
+                out("q3") _,
+                out("q4") _,
+                out("q5") _,
+                out("q6") _,
+                out("q7") _,
+                options(nostack),
+            );
+        }
+        // A shift outside 2..=62 (33 - n outside -29..=31) in some block: all of it again by
+        // the definition (`out` is not an input). The values past the last block of 4 always.
+        let done = if low >= -29 && high <= 31 { 4 * blocks } else { 0 };
+        let (acc, requant, out) = (acc.get(done..).unwrap_or(&[]), requant.get(done..).unwrap_or(&[]), out.get_mut(done..).unwrap_or(&mut []));
+        generic::activate_i8(acc, requant, table, out);
+    }
+
     fn add_residual(z: &mut [i32], branch: &[Requant], residual: &[i16], residual_rq: Requant) {
         let n = z.len().min(branch.len()).min(residual.len());
         let mut done = 0;
-        if (33..=62).contains(&residual_rq.shift) {
+        // An int16 residual times a multiplier below 2^31 is below 2^46 in size: from shift 16 on
+        // its `q` (see `requant_any_lanes!`) fits an i32, so its lanes need no check.
+        if (16..=62).contains(&residual_rq.shift) {
             let z_start = z.as_mut_ptr();
             let mut z_end = z_start;
             // SAFETY: each of the `n / 4` blocks reads 4 requants (8 words) of `branch`, 4
             // values of `residual` and 4 of `z`, and stores those 4 of `z`: `4 (n / 4) <= n` of
-            // each. A block whose branch shifts are not all in 33..=62 leaves the loop before
-            // it stores. Only the registers named here change.
+            // each. A block with a branch shift outside 2..=62 or a branch value whose `q`
+            // does not fit an i32 leaves the loop before it stores. Only the registers named
+            // here change.
             unsafe {
                 asm!(
-                    "vdup.32 q4, {m}",
+                    "vdup.32 q6, {c33}",
+                    "vdup.32 q7, {m}",
                     "wls lr, {blocks}, 2f",
                     "1:",
-                    // q1: multipliers; q2: shifts - 33, then !(shift - 33) = 32 - shift, the
-                    // VRSHL amounts. Any lane above 29 unsigned: out of 33..=62, stop here.
+                    // q1: multipliers; q2: 33 - shifts, q3: 1 - shifts. Any 33 - n outside
+                    // -29..=31 (shift outside 2..=62): stop here.
                     "vld20.32 {{q1, q2}}, [{rq}]",
                     "vld21.32 {{q1, q2}}, [{rq}]!",
-                    "vsub.i32 q2, q2, {c33}",
-                    "vmaxv.u32 {high}, q2",
-                    "cmp {high}, #29",
+                    "vsub.i32 q2, q6, q2",
+                    "vadd.i32 q3, q2, {c29}",
+                    "vmaxv.u32 {high}, q3",
+                    "cmp {high}, #60",
                     "bhi 2f",
-                    "vmvn q2, q2",
+                    "vsub.i32 q3, q2, {c32}",
+                    // The branch, as `requant_any_lanes!`, stopping where the high word shifted
+                    // left by 33 - n would not fit: more than its leading sign bits (VCLS).
                     "vldrw.u32 q0, [{z}]",
-                    requant_lanes!("q0, q2"),
-                    "vmov q2, q0",
+                    "vmul.i32 q4, q0, q1",
+                    "vmulh.s32 q0, q0, q1",
+                    "vcls.s32 q5, q0",
+                    "vsub.i32 q5, q2, q5",
+                    "vmaxv.s32 {saturated}, q5",
+                    "cmp {saturated}, #0",
+                    "bgt 2f",
+                    "vshl.s32 q0, q0, q2",
+                    "vshl.u32 q4, q4, q3",
+                    "vorr q0, q0, q4",
+                    "vrshr.s32 q1, q0, #1",
+                    // The residual, the same way with one pair for all lanes.
                     "vldrh.s32 q0, [r0], #8",
-                    "vmov q1, q4",
-                    requant_lanes!("{shift}"),
-                    "vqadd.s32 q0, q0, q2",
+                    "vmul.i32 q4, q0, q7",
+                    "vmulh.s32 q0, q0, q7",
+                    "vshl.s32 q0, {high_shift}",
+                    "vshl.u32 q4, {low_shift}",
+                    "vorr q0, q0, q4",
+                    "vrshr.s32 q0, q0, #1",
+                    "vqadd.s32 q0, q0, q1",
                     "vstrw.32 q0, [{z}], #16",
                     "le lr, 1b",
                     "2:",
                     m = in(reg) residual_rq.multiplier,
-                    shift = in(reg) 32 - residual_rq.shift,
+                    high_shift = in(reg) 33 - residual_rq.shift,
+                    low_shift = in(reg) 1 - residual_rq.shift,
                     c33 = in(reg) 33,
+                    c32 = in(reg) 32,
+                    c29 = in(reg) 29,
                     high = inout(reg) 0u32 => _,
+                    saturated = inout(reg) 0i32 => _,
                     blocks = in(reg) n / 4,
                     rq = inout(reg) branch.as_ptr() => _,
                     // The widening load takes only r0-r7 as its base.
@@ -292,7 +516,11 @@ impl Kernels for ArmMve {
                     out("q0") _,
                     out("q1") _,
                     out("q2") _,
+                    out("q3") _,
                     out("q4") _,
+                    out("q5") _,
+                    out("q6") _,
+                    out("q7") _,
                     options(nostack),
                 );
             }
@@ -302,6 +530,119 @@ impl Kernels for ArmMve {
         // the definition.
         let (z, branch, residual) = (z.get_mut(done..).unwrap_or(&mut []), branch.get(done..).unwrap_or(&[]), residual.get(done..).unwrap_or(&[]));
         generic::add_residual(z, branch, residual, residual_rq);
+    }
+
+    fn layer_norm(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
+        let n = z.len();
+        // Rows of whole vectors, with their gamma and beta, up to the length whose sum of
+        // squares the 64-bit accumulator holds exactly (as the portable fast path).
+        if n == 0 || n % 4 != 0 || n > 4096 || affine.gamma.len() < n || affine.beta.len() < n {
+            return layer_norm::layer_norm(z, affine, eps_q);
+        }
+        // The sum (64-bit) and the largest |z|.
+        let (mut sum_low, mut sum_high, mut largest) = (0u32, 0i32, 0u32);
+        // SAFETY: the tail-predicated loop reads the `n` values of `z`; only the registers
+        // named here change.
+        unsafe {
+            asm!(
+                "wlstp.32 lr, {n}, 2f",
+                "1:",
+                "vldrw.u32 q0, [{z}], #16",
+                "vaddlva.s32 r4, r5, q0",
+                "vmaxav.s32 {largest}, q0",
+                "letp lr, 1b",
+                "2:",
+                n = in(reg) n,
+                z = inout(reg) z.as_ptr() => _,
+                // The 64-bit sum: an even and the next odd register.
+                inout("r4") sum_low,
+                inout("r5") sum_high,
+                largest = inout(reg) largest,
+                out("lr") _,
+                out("q0") _,
+                options(nostack),
+            );
+        }
+        // Past 2^24 the 32-bit deviations below could overflow: the portable code then.
+        if largest >= 1 << 24 {
+            return layer_norm::layer_norm(z, affine, eps_q);
+        }
+        let mean = layer_norm::div_round(((sum_high as i64) << 32) | sum_low as i64, n as i64);
+        // The sum of squared deviations: |d| < 2^25, d^2 < 2^50, 4096 of them below 2^62.
+        let (mut squares_low, mut squares_high) = (0u32, 0i32);
+        // SAFETY: as the loop above.
+        unsafe {
+            asm!(
+                "wlstp.32 lr, {n}, 2f",
+                "1:",
+                "vldrw.u32 q0, [{z}], #16",
+                "vsub.i32 q0, q0, {mean}",
+                "vmlaldava.s32 r4, r5, q0, q0",
+                "letp lr, 1b",
+                "2:",
+                n = in(reg) n,
+                z = inout(reg) z.as_ptr() => _,
+                mean = in(reg) mean as i32,
+                inout("r4") squares_low,
+                inout("r5") squares_high,
+                out("lr") _,
+                out("q0") _,
+                options(nostack),
+            );
+        }
+        let var_sum = (((squares_high as i64) << 32) | squares_low as i64) as u64;
+        let statistics = RowStatistics::new(mean, var_sum, n, eps_q);
+        let mut done = 0;
+        // round(d * reciprocal / 2^36) is `Requant::apply` with the multiplier `reciprocal`
+        // (when below 2^31: std above 2^16) and shift 36: VMULH then VRSHL by -4. While every
+        // |normalised| is below 2^16, |normalised * gamma| < 2^31 and the saturating add of
+        // beta is the definition's clamp; a block past that stops the loop before it stores.
+        if let Ok(reciprocal) = i32::try_from(statistics.reciprocal) {
+            let z_start = z.as_mut_ptr();
+            let mut z_end = z_start;
+            // SAFETY: each of the `n / 4` blocks reads 4 values of `z`, `gamma` and `beta`
+            // (each at least `n` long) and stores those 4 of `z`; a block that stops does so
+            // before its store. Only the registers named here change.
+            unsafe {
+                asm!(
+                    "vdup.32 q1, {reciprocal}",
+                    "wls lr, {blocks}, 2f",
+                    "1:",
+                    "vldrw.u32 q0, [{z}]",
+                    "vsub.i32 q0, q0, {mean}",
+                    "vmulh.s32 q0, q0, q1",
+                    "vrshl.s32 q0, {shift}",
+                    "vmaxav.s32 {largest}, q0",
+                    "cmp {largest}, {limit}",
+                    "bhs 2f",
+                    "vldrh.s32 q2, [r0], #8",
+                    "vmul.i32 q0, q0, q2",
+                    "vldrw.u32 q2, [{beta}], #16",
+                    "vqadd.s32 q0, q0, q2",
+                    "vstrw.32 q0, [{z}], #16",
+                    "le lr, 1b",
+                    "2:",
+                    reciprocal = in(reg) reciprocal,
+                    blocks = in(reg) n / 4,
+                    mean = in(reg) mean as i32,
+                    shift = in(reg) 32 - (47 - layer_norm::NORM_BITS as i32),
+                    largest = inout(reg) 0u32 => _,
+                    limit = in(reg) 1u32 << 16,
+                    // The widening load takes only r0-r7 as its base.
+                    inout("r0") affine.gamma.as_ptr() => _,
+                    beta = inout(reg) affine.beta.as_ptr() => _,
+                    z = inout(reg) z_start => z_end,
+                    out("lr") _,
+                    out("q0") _,
+                    out("q1") _,
+                    out("q2") _,
+                    options(nostack),
+                );
+            }
+            done = (z_end as usize - z_start as usize) / 4;
+        }
+        let rest = Affine { gamma: affine.gamma.get(done..).unwrap_or(&[]), beta: affine.beta.get(done..).unwrap_or(&[]) };
+        layer_norm::normalize(z.get_mut(done..).unwrap_or(&mut []), rest, &statistics);
     }
 
     fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
@@ -331,27 +672,16 @@ impl Kernels for ArmMve {
     }
 }
 
-/// A layer the tile runs: `groups` groups of `ig` inputs (a multiple of 8) and `og` outputs,
-/// every slice as long as that shape says.
-#[derive(Clone, Copy)]
-struct Shape {
-    ins: usize,
-    ig: usize,
-    og: usize,
-}
-
-impl Shape {
-    fn of(ins: usize, layer: &QDense<'_>) -> Option<Self> {
-        let groups = layer.groups.max(1);
-        let (ig, og) = (ins / groups, layer.bias.len() / groups);
-        let fits = ig > 0
-            && ig % 8 == 0
-            && og > 0
-            && ig * groups == ins
-            && og * groups == layer.bias.len()
-            && og.checked_mul(ins).is_some_and(|w| layer.weight.len() >= w);
-        fits.then_some(Shape { ins, ig, og })
-    }
+/// The activations a tile takes, and its asm for them: int16 (8 per 16-byte vector, weights
+/// widened by `VLDRB.S16`, `VMLADAVA.S16`) or int8 (16 per vector, `VMLADAVA.S8`, 16 MACs an
+/// instruction: the FFN's products, `docs/INT8.md`).
+trait TileInput: bytemuck::Pod {
+    /// Inputs per block: one 16-byte vector of one token.
+    const BLOCK: usize;
+    /// [`sums2`]'s asm for this type.
+    fn sums2(x: &[Self], w: &[i8], rows: usize, ig: usize, out: &mut [[i32; 2]; CHUNK]);
+    /// [`sums1`]'s asm for this type.
+    fn sums1(x: &[Self], w: &[i8], rows: usize, ig: usize, out: &mut [i32; CHUNK]);
 }
 
 /// Weight rows per call of the tile loops ([`sums2`], [`sums1`]): their sums wait in a stack
@@ -359,20 +689,30 @@ impl Shape {
 /// kernel suite's layers (up to 40 outputs) cross a chunk boundary.
 const CHUNK: usize = 24;
 
-/// [`Kernels::dense`] for a [`Shape`]: token pairs interleaved into `scratch` through the
-/// 2 x 3 tile, an odd last token (or every token, if `scratch` is short) through the 1 x 3 one.
-fn dense_tiles(x: &[i16], s: Shape, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
-    let mut pair = scratch.get_mut(..2 * s.ins);
-    // One buffer per call: each chunk overwrites the rows it has (and reads no others).
+/// [`Kernels::dense`] and [`Kernels::dense_i8`]: the tiles when the shape fits them, else the
+/// portable loop.
+fn tiled_dense<X: TileInput + Into<i32>>(x: &[X], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
+    match Shape::of(ins, layer, X::BLOCK) {
+        Some(shape) => dense_tiles(x, shape, layer, scratch, sink),
+        None => generic::dense_rows(x, ins, layer, sink),
+    }
+}
+
+/// The tiles for a [`Shape`]: token pairs interleaved into `scratch` through the 2 x 3 tile, an
+/// odd last token (or every token, if `scratch` is short) through the 1 x 3 one.
+fn dense_tiles<X: TileInput>(x: &[X], s: Shape, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
+    // (Bytes of i16s: the casts cannot fail; `try_` keeps a panic path out of the firmware.)
+    let mut pair = bytemuck::try_cast_slice_mut::<i16, u8>(scratch).ok().and_then(|bytes| bytes.get_mut(..2 * s.ins * core::mem::size_of::<X>()));
+    // One set of buffers per call: each chunk overwrites the rows it has (and reads no others).
     let (mut pair_sums, mut row_sums) = ([[0i32; 2]; CHUNK], [0i32; CHUNK]);
+    let (mut run0, mut run1) = ([0i32; CHUNK], [0i32; CHUNK]);
     let mut t = 0;
     while let Some(x0) = x.get(t * s.ins..(t + 1) * s.ins) {
         match (x.get((t + 1) * s.ins..(t + 2) * s.ins), pair.as_deref_mut()) {
             (Some(x1), Some(pair)) => {
-                interleave(x0, x1, pair);
+                let pair = interleave(as_bytes(x0), as_bytes(x1), pair);
                 chunks(s, layer, pair, 2, |o, w, bias, xg| {
-                    sums2(xg, w, bias.len(), s.ig, &mut pair_sums);
-                    let (mut run0, mut run1) = ([0i32; CHUNK], [0i32; CHUNK]);
+                    X::sums2(xg, w, bias.len(), s.ig, &mut pair_sums);
                     for (((&b, &[s0, s1]), y0), y1) in bias.iter().zip(&pair_sums).zip(run0.iter_mut()).zip(run1.iter_mut()) {
                         (*y0, *y1) = (b.wrapping_add(s0), b.wrapping_add(s1));
                     }
@@ -384,7 +724,7 @@ fn dense_tiles(x: &[i16], s: Shape, layer: &QDense<'_>, scratch: &mut [i16], sin
             }
             _ => {
                 chunks(s, layer, x0, 1, |o, w, bias, xg| {
-                    sums1(xg, w, bias.len(), s.ig, &mut row_sums);
+                    X::sums1(xg, w, bias.len(), s.ig, &mut row_sums);
                     for (&b, s0) in bias.iter().zip(row_sums.iter_mut()) {
                         *s0 = b.wrapping_add(*s0);
                     }
@@ -396,41 +736,51 @@ fn dense_tiles(x: &[i16], s: Shape, layer: &QDense<'_>, scratch: &mut [i16], sin
     }
 }
 
+/// A row of activations as bytes (both input types are plain integers: the cast cannot fail;
+/// `try_` keeps a panic path out of the firmware).
+fn as_bytes<X: TileInput>(x: &[X]) -> &[u8] {
+    bytemuck::try_cast_slice(x).unwrap_or(&[])
+}
+
 /// Calls `f(o, rows, bias, x)` for every run of up to [`CHUNK`] outputs `o..` within a group:
 /// their weight rows, their biases and the group's `tokens * ig` inputs of `x`.
 #[inline(always)]
-fn chunks(s: Shape, layer: &QDense<'_>, x: &[i16], tokens: usize, mut f: impl FnMut(usize, &[i8], &[i32], &[i16])) {
-    // Chunk sizes as `NonZeroUsize`, which proves to the compiler that no `chunks` call panics.
-    let size = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get);
-    let (Some(xs), Some(ws), Some(rows), Some(og)) = (size(tokens * s.ig), size(s.og * s.ig), size(CHUNK * s.ig), size(s.og)) else { return };
-    let groups = x.chunks_exact(xs).zip(layer.weight.chunks_exact(ws)).zip(layer.bias.chunks_exact(og));
-    for (g, ((xg, wg), bg)) in groups.enumerate() {
-        for (o, (w, bias)) in (g * og..).step_by(CHUNK).zip(wg.chunks(rows).zip(bg.chunks(CHUNK))) {
-            f(o, w, bias, xg);
+fn chunks<X>(s: Shape, layer: &QDense<'_>, x: &[X], tokens: usize, mut f: impl FnMut(usize, &[i8], &[i32], &[X])) {
+    // By position, not with chunk iterators over the runtime sizes: their outlined
+    // constructors check for a zero size, a panic site the optimiser cannot always remove
+    // (`tests/no_panic.rs`).
+    let (xs, ws, rows) = (tokens * s.ig, s.og * s.ig, CHUNK * s.ig);
+    for g in 0..s.groups {
+        let span = |len: usize| g * len..(g + 1) * len;
+        let (Some(xg), Some(wg), Some(bg)) = (x.get(span(xs)), layer.weight.get(span(ws)), layer.bias.get(span(s.og))) else { break };
+        for (k, bias) in bg.chunks(CHUNK).enumerate() {
+            let Some(w) = wg.get(k * rows..) else { break };
+            f(g * s.og + k * CHUNK, w.get(..rows).unwrap_or(w), bias, xg);
         }
     }
 }
 
-/// `pair` = blocks of 8 inputs of `x0`, then the same 8 of `x1`: the 2 x 3 tile's layout.
-/// Leaves `pair` as it is unless both rows hold `n` values, a multiple of 8, and `pair` twice that.
-fn interleave(x0: &[i16], x1: &[i16], pair: &mut [i16]) {
+/// `pair` = blocks of 16 bytes of `x0`, then the same 16 of `x1`: the 2 x 3 tile's layout.
+/// Returns the interleaved rows as `X`s, or `x0` and `x1` unchanged (an empty pair) unless both
+/// rows hold `n` bytes, a multiple of 16, and `pair` twice that.
+fn interleave<'p, X: TileInput>(x0: &[u8], x1: &[u8], pair: &'p mut [u8]) -> &'p [X] {
     let n = x0.len();
-    if n % 8 != 0 || x1.len() != n || pair.len() < 2 * n {
-        return;
+    if n % 16 != 0 || x1.len() != n || pair.len() < 2 * n {
+        return &[];
     }
-    // SAFETY: `n / 8` blocks read 8 values of each row (`n` in all, their lengths) and write 16
-    // to `pair` (`2 n`, checked above); only the registers named here change.
+    // SAFETY: `n / 16` blocks read 16 bytes of each row (`n` in all, their lengths) and write
+    // 32 to `pair` (`2 n`, checked above); only the registers named here change.
     unsafe {
         asm!(
             "wls lr, {blocks}, 2f",
             "1:",
-            "vldrh.u16 q0, [{a}], #16",
-            "vldrh.u16 q1, [{b}], #16",
-            "vstrh.16 q1, [{p}, #16]",
-            "vstrh.16 q0, [{p}], #32",
+            "vldrb.u8 q0, [{a}], #16",
+            "vldrb.u8 q1, [{b}], #16",
+            "vstrb.8 q1, [{p}, #16]",
+            "vstrb.8 q0, [{p}], #32",
             "le lr, 1b",
             "2:",
-            blocks = in(reg) n / 8,
+            blocks = in(reg) n / 16,
             a = inout(reg) x0.as_ptr() => _,
             b = inout(reg) x1.as_ptr() => _,
             p = inout(reg) pair.as_mut_ptr() => _,
@@ -440,51 +790,54 @@ fn interleave(x0: &[i16], x1: &[i16], pair: &mut [i16]) {
             options(nostack),
         );
     }
+    // `pair` comes from the `i16` scratch: aligned for both types.
+    pair.get(..2 * n).and_then(|p| bytemuck::try_cast_slice(p).ok()).unwrap_or(&[])
 }
 
-/// One block of 8 inputs of the 2 x 3 tile; the operands are the addressing modes of token 1's
-/// and token 0's inputs and of the three weight rows.
+/// One block of the 2 x 3 tile: `$xload` loads 16 bytes of inputs, `$load` 16 bytes of weights
+/// (8 widened to int16, or 16 int8), `$mla` multiplies; the other operands are the addressing
+/// modes of token 1's and token 0's inputs and of the three weight rows.
 macro_rules! block2 {
-    ($x1:literal, $x0:literal, $w0:literal, $w1:literal, $w2:literal) => {
+    ($xload:literal, $load:literal, $mla:literal, $x1:expr, $x0:expr, $w0:expr, $w1:expr, $w2:expr) => {
         concat!(
-            "vldrh.u16 q1, ", $x1, "\n",
-            "vldrh.u16 q0, ", $x0, "\n",
-            "vldrb.s16 q2, ", $w0, "\n",
-            "vmladava.s16 r0, q0, q2\n",
-            "vmladava.s16 r2, q1, q2\n",
-            "vldrb.s16 q2, ", $w1, "\n",
-            "vmladava.s16 r4, q0, q2\n",
-            "vmladava.s16 r8, q1, q2\n",
-            "vldrb.s16 q2, ", $w2, "\n",
-            "vmladava.s16 r10, q0, q2\n",
-            "vmladava.s16 r12, q1, q2\n",
+            $xload, " q1, ", $x1, "\n",
+            $xload, " q0, ", $x0, "\n",
+            $load, " q2, ", $w0, "\n",
+            $mla, " r0, q0, q2\n",
+            $mla, " r2, q1, q2\n",
+            $load, " q2, ", $w1, "\n",
+            $mla, " r4, q0, q2\n",
+            $mla, " r8, q1, q2\n",
+            $load, " q2, ", $w2, "\n",
+            $mla, " r10, q0, q2\n",
+            $mla, " r12, q1, q2\n",
         )
     };
 }
 
-/// One block of 8 inputs of the 1 x 3 tile, operands as in `block2!`.
+/// One block of the 1 x 3 tile, operands as in `block2!`.
 macro_rules! block1 {
-    ($x0:literal, $w0:literal, $w1:literal, $w2:literal) => {
+    ($xload:literal, $load:literal, $mla:literal, $x0:expr, $w0:expr, $w1:expr, $w2:expr) => {
         concat!(
-            "vldrh.u16 q0, ", $x0, "\n",
-            "vldrb.s16 q2, ", $w0, "\n",
-            "vmladava.s16 r0, q0, q2\n",
-            "vldrb.s16 q2, ", $w1, "\n",
-            "vmladava.s16 r2, q0, q2\n",
-            "vldrb.s16 q2, ", $w2, "\n",
-            "vmladava.s16 r4, q0, q2\n",
+            $xload, " q0, ", $x0, "\n",
+            $load, " q2, ", $w0, "\n",
+            $mla, " r0, q0, q2\n",
+            $load, " q2, ", $w1, "\n",
+            $mla, " r2, q0, q2\n",
+            $load, " q2, ", $w2, "\n",
+            $mla, " r4, q0, q2\n",
         )
     };
 }
 
 /// The tile loops' asm around the blocks, `$sums` the sum registers: a loop over triples of
-/// weight rows, each running `singles` blocks of 8 inputs (`$single`) and `quads` x 4 (`$quad`)
-/// from the tokens' first input, storing its sums, then moving the three row pointers to the
-/// next three rows (row 3 is where row 2 ended, the stride is row 2's end minus row 1's).
+/// weight rows, each running `singles` blocks and `quads` x 4 blocks unrolled (each load steps
+/// its own pointer) from the tokens' first input, storing its sums, then moving the three row pointers to the next three
+/// rows (row 3 is where row 2 ended, the stride is row 2's end minus row 1's).
 /// r6 (LLVM's base pointer) and r7 (the frame pointer) cannot be operands, so the loop saves
 /// them and keeps in them the inputs' start and a pointer to `[singles, out, triples]`.
 macro_rules! triple_loop {
-    ($sums:literal, $single:expr, $quad:expr) => {
+    ($sums:literal, $block:expr) => {
         concat!(
             "push {{r6, r7}}\n",
             "mov r7, lr\n",
@@ -500,12 +853,15 @@ macro_rules! triple_loop {
             "ldr lr, [r7]\n",
             "wls lr, lr, 3f\n",
             "2:\n",
-            $single,
+            $block,
             "le lr, 2b\n",
             "3:\n",
             "wls lr, r11, 5f\n",
             "4:\n",
-            $quad,
+            $block,
+            $block,
+            $block,
+            $block,
             "le lr, 4b\n",
             "5:\n",
             "ldr lr, [r7, #4]\n",
@@ -528,10 +884,11 @@ macro_rules! triple_loop {
 
 /// The rows of a tile call: the full triples of `rows` weight rows of `ig` inputs in `w`, and
 /// the 1-2 rows left (their three pointers repeating the last row), as `(first row, triples)`;
-/// `None` unless `w` holds `rows` rows, `rows <= CHUNK` and `ig` is a non-zero multiple of 8.
+/// `None` unless `w` holds `rows` rows, `rows <= CHUNK` and `ig` is a non-zero multiple of
+/// `block`.
 #[inline(always)]
-fn calls(w: &[i8], rows: usize, ig: usize) -> Option<[([*const i8; 3], usize); 2]> {
-    let fits = ig > 0 && ig % 8 == 0 && rows <= CHUNK && w.len() >= rows * ig;
+fn calls(w: &[i8], rows: usize, ig: usize, block: usize) -> Option<[([*const i8; 3], usize); 2]> {
+    let fits = ig > 0 && ig % block == 0 && rows <= CHUNK && w.len() >= rows * ig;
     let row = |k: usize| w.as_ptr().wrapping_add(k * ig);
     let (full, left) = (rows / 3, rows % 3);
     let last = 3 * full;
@@ -540,99 +897,102 @@ fn calls(w: &[i8], rows: usize, ig: usize) -> Option<[([*const i8; 3], usize); 2
     })
 }
 
-/// The dot products of two interleaved tokens `x` (see [`interleave`], `2 ig` values) with the
-/// `rows` (at most [`CHUNK`]) weight rows of `ig` inputs in `w`, into `out[row] = [token 0,
-/// token 1]`. Leaves `out` as it is if the slices are shorter than that.
-fn sums2(x: &[i16], w: &[i8], rows: usize, ig: usize, out: &mut [[i32; 2]; CHUNK]) {
-    let Some(calls) = calls(w, rows, ig).filter(|_| x.len() >= 2 * ig) else { return };
-    let (singles, quads) = ((ig / 8) % 4, ig / 32);
-    let mut first = 0;
-    for ([r0, r1, r2], triples) in calls {
-        if triples == 0 {
-            continue;
+/// `sums2` and `sums1` of a [`TileInput`]: `$xload`, `$load` and `$mla` as in `block2!`, `$w`
+/// the weight pointers' step per block.
+macro_rules! tile_input {
+    ($t:ty, $block:literal, $xload:literal, $load:literal, $mla:literal, $w:literal) => {
+        impl TileInput for $t {
+            const BLOCK: usize = $block;
+
+            /// The dot products of two interleaved tokens `x` (see [`interleave`], `2 ig`
+            /// values) with the `rows` (at most [`CHUNK`]) weight rows of `ig` inputs in `w`,
+            /// into `out[row] = [token 0, token 1]`. Leaves `out` as it is if the slices are
+            /// shorter than that.
+            fn sums2(x: &[Self], w: &[i8], rows: usize, ig: usize, out: &mut [[i32; 2]; CHUNK]) {
+                let Some(calls) = calls(w, rows, ig, $block).filter(|_| x.len() >= 2 * ig) else { return };
+                let (singles, quads) = ((ig / $block) % 4, ig / (4 * $block));
+                let mut first = 0;
+                for ([r0, r1, r2], triples) in calls {
+                    if triples == 0 {
+                        continue;
+                    }
+                    let mut ctx = [singles, out.as_mut_ptr().wrapping_add(first) as usize, triples];
+                    first += 3 * triples;
+                    // SAFETY: each of the `triples` passes runs `ig / BLOCK` blocks (`singles`,
+                    // then `quads` unrolled 4 times), each reading 32 bytes of `x` (which holds
+                    // `2 ig` values, 32 bytes per block) and 16 bytes of weights at each row
+                    // pointer (`BLOCK` weights: 8 widened, or 16), then stores 6 sums at
+                    // `ctx[1]`. `calls` checked that `w` holds the `rows` rows: with more than
+                    // one pass the rows are consecutive, so the pointer step reaches the next
+                    // three, and the last pass's pointers lie inside `w`. `out` has room for the
+                    // `3 * triples` rows from `first` (at most `rows` rounded up to a multiple
+                    // of 3, which `CHUNK` is). r6 and r7 are restored and the stack is
+                    // balanced; otherwise only the registers named here and `ctx` change.
+                    unsafe {
+                        asm!(
+                            triple_loop!(
+                                "r0, r2, r4, r8, r10, r12",
+                                block2!($xload, $load, $mla, "[r9, #16]", "[r9], #32", concat!("[r1], ", $w), concat!("[r3], ", $w), concat!("[r5], ", $w))
+                            ),
+                            inout("r9") x.as_ptr() => _,
+                            inout("r1") r0 => _,
+                            inout("r3") r1 => _,
+                            inout("r5") r2 => _,
+                            in("r11") quads,
+                            inout("lr") ctx.as_mut_ptr() => _,
+                            out("r0") _,
+                            out("r2") _,
+                            out("r4") _,
+                            out("r8") _,
+                            out("r10") _,
+                            out("r12") _,
+                            out("q0") _,
+                            out("q1") _,
+                            out("q2") _,
+                        );
+                    }
+                }
+            }
+
+            /// [`TileInput::sums2`] for one token `x` (`ig` values).
+            fn sums1(x: &[Self], w: &[i8], rows: usize, ig: usize, out: &mut [i32; CHUNK]) {
+                let Some(calls) = calls(w, rows, ig, $block).filter(|_| x.len() >= ig) else { return };
+                let (singles, quads) = ((ig / $block) % 4, ig / (4 * $block));
+                let mut first = 0;
+                for ([r0, r1, r2], triples) in calls {
+                    if triples == 0 {
+                        continue;
+                    }
+                    let mut ctx = [singles, out.as_mut_ptr().wrapping_add(first) as usize, triples];
+                    first += 3 * triples;
+                    // SAFETY: as in `sums2`, with 16 bytes of `x` a block and 3 sums a pass.
+                    unsafe {
+                        asm!(
+                            triple_loop!(
+                                "r0, r2, r4",
+                                block1!($xload, $load, $mla, "[r9], #16", concat!("[r1], ", $w), concat!("[r3], ", $w), concat!("[r5], ", $w))
+                            ),
+                            inout("r9") x.as_ptr() => _,
+                            inout("r1") r0 => _,
+                            inout("r3") r1 => _,
+                            inout("r5") r2 => _,
+                            in("r11") quads,
+                            inout("lr") ctx.as_mut_ptr() => _,
+                            out("r0") _,
+                            out("r2") _,
+                            out("r4") _,
+                            out("r8") _,
+                            out("r10") _,
+                            out("r12") _,
+                            out("q0") _,
+                            out("q2") _,
+                        );
+                    }
+                }
+            }
         }
-        let mut ctx = [singles, out.as_mut_ptr().wrapping_add(first) as usize, triples];
-        first += 3 * triples;
-        // SAFETY: each of the `triples` passes runs `ig / 8` blocks (`singles`, then `quads`
-        // unrolled 4 times), each reading 16 values of `x` (which holds `2 ig`) and 8 bytes at
-        // each row pointer, then stores 6 sums at `ctx[1]`. `calls` checked that `w` holds the
-        // `rows` rows: with more than one pass the rows are consecutive, so the pointer step
-        // reaches the next three, and the last pass's pointers lie inside `w`. `out` has room for
-        // the `3 * triples` rows from `first` (at most `rows` rounded up to a multiple of 3, which
-        // `CHUNK` is). The unrolled body reads its blocks 2-4 at negative offsets from the
-        // pointers its block 1 advanced. r6 and r7 are restored and the stack is balanced;
-        // otherwise only the registers named here and `ctx` change.
-        unsafe {
-            asm!(
-                triple_loop!(
-                    "r0, r2, r4, r8, r10, r12",
-                    block2!("[r9, #16]", "[r9], #32", "[r1], #8", "[r3], #8", "[r5], #8"),
-                    concat!(
-                        block2!("[r9, #16]", "[r9], #128", "[r1], #32", "[r3], #32", "[r5], #32"),
-                        block2!("[r9, #-80]", "[r9, #-96]", "[r1, #-24]", "[r3, #-24]", "[r5, #-24]"),
-                        block2!("[r9, #-48]", "[r9, #-64]", "[r1, #-16]", "[r3, #-16]", "[r5, #-16]"),
-                        block2!("[r9, #-16]", "[r9, #-32]", "[r1, #-8]", "[r3, #-8]", "[r5, #-8]"),
-                    )
-                ),
-                inout("r9") x.as_ptr() => _,
-                inout("r1") r0 => _,
-                inout("r3") r1 => _,
-                inout("r5") r2 => _,
-                in("r11") quads,
-                inout("lr") ctx.as_mut_ptr() => _,
-                out("r0") _,
-                out("r2") _,
-                out("r4") _,
-                out("r8") _,
-                out("r10") _,
-                out("r12") _,
-                out("q0") _,
-                out("q1") _,
-                out("q2") _,
-            );
-        }
-    }
+    };
 }
 
-/// [`sums2`] for one token `x` (`ig` values).
-fn sums1(x: &[i16], w: &[i8], rows: usize, ig: usize, out: &mut [i32; CHUNK]) {
-    let Some(calls) = calls(w, rows, ig).filter(|_| x.len() >= ig) else { return };
-    let (singles, quads) = ((ig / 8) % 4, ig / 32);
-    let mut first = 0;
-    for ([r0, r1, r2], triples) in calls {
-        if triples == 0 {
-            continue;
-        }
-        let mut ctx = [singles, out.as_mut_ptr().wrapping_add(first) as usize, triples];
-        first += 3 * triples;
-        // SAFETY: as in `sums2`, with 8 values of `x` a block and 3 sums a pass.
-        unsafe {
-            asm!(
-                triple_loop!(
-                    "r0, r2, r4",
-                    block1!("[r9], #16", "[r1], #8", "[r3], #8", "[r5], #8"),
-                    concat!(
-                        block1!("[r9], #64", "[r1], #32", "[r3], #32", "[r5], #32"),
-                        block1!("[r9, #-48]", "[r1, #-24]", "[r3, #-24]", "[r5, #-24]"),
-                        block1!("[r9, #-32]", "[r1, #-16]", "[r3, #-16]", "[r5, #-16]"),
-                        block1!("[r9, #-16]", "[r1, #-8]", "[r3, #-8]", "[r5, #-8]"),
-                    )
-                ),
-                inout("r9") x.as_ptr() => _,
-                inout("r1") r0 => _,
-                inout("r3") r1 => _,
-                inout("r5") r2 => _,
-                in("r11") quads,
-                inout("lr") ctx.as_mut_ptr() => _,
-                out("r0") _,
-                out("r2") _,
-                out("r4") _,
-                out("r8") _,
-                out("r10") _,
-                out("r12") _,
-                out("q0") _,
-                out("q2") _,
-            );
-        }
-    }
-}
+tile_input!(i16, 8, "vldrh.u16", "vldrb.s16", "vmladava.s16", "#8");
+tile_input!(i8, 16, "vldrb.u8", "vldrb.u8", "vmladava.s8", "#16");

@@ -10,9 +10,9 @@ use crate::int8::{QDense, Requant};
 /// Outputs per run handed to the sink by [`dense_rows`].
 const RUN: usize = 32;
 
-/// [`super::Kernels::dense`]: two token rows at a time (each weight loaded once for both),
-/// runs of up to 32 outputs of a group.
-pub fn dense_rows(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut Sink<'_>) {
+/// [`super::Kernels::dense`] and [`super::Kernels::dense_i8`]: two token rows at a time (each
+/// weight loaded once for both), runs of up to 32 outputs of a group.
+pub fn dense_rows<X: Copy + Into<i32>>(x: &[X], ins: usize, layer: &QDense<'_>, sink: &mut Sink<'_>) {
     let groups = layer.groups.max(1);
     let (ig, og) = (ins / groups, layer.bias.len() / groups);
     // Each size is tested on its own, so that the optimiser sees that no chunk size is 0 (a
@@ -46,9 +46,9 @@ pub fn dense_rows(x: &[i16], ins: usize, layer: &QDense<'_>, sink: &mut Sink<'_>
 }
 
 /// `bias + W x` of one run of output rows for two tokens `a` and `b`; returns the outputs
-/// written. Not generic, not inlined: one copy of the loop however many sinks call `dense`.
+/// written. Not inlined: one copy of the loop per input type however many sinks call `dense`.
 #[inline(never)]
-fn run_sums(xa: &[i16], xb: &[i16], w_rows: &[i8], biases: &[i32], sums_a: &mut [i32], sums_b: &mut [i32]) -> usize {
+fn run_sums<X: Copy + Into<i32>>(xa: &[X], xb: &[X], w_rows: &[i8], biases: &[i32], sums_a: &mut [i32], sums_b: &mut [i32]) -> usize {
     let ig = xa.len().max(1);
     let mut n = 0;
     for (((w_row, &bias), sa), sb) in w_rows.chunks_exact(ig).zip(biases).zip(sums_a.iter_mut()).zip(sums_b.iter_mut()) {
@@ -62,10 +62,10 @@ fn run_sums(xa: &[i16], xb: &[i16], w_rows: &[i8], biases: &[i32], sums_a: &mut 
 
 /// `(sum_i a[i] * w[i], sum_i b[i] * w[i])`, `i32` wrapping: two tokens, one weight row.
 #[inline]
-fn dot2(a: &[i16], b: &[i16], w: &[i8]) -> (i32, i32) {
+fn dot2<X: Copy + Into<i32>>(a: &[X], b: &[X], w: &[i8]) -> (i32, i32) {
     a.iter().zip(b).zip(w).fold((0i32, 0i32), |(sa, sb), ((&xa, &xb), &wv)| {
         let wv = wv as i32;
-        (sa.wrapping_add((xa as i32).wrapping_mul(wv)), sb.wrapping_add((xb as i32).wrapping_mul(wv)))
+        (sa.wrapping_add(xa.into().wrapping_mul(wv)), sb.wrapping_add(xb.into().wrapping_mul(wv)))
     })
 }
 
@@ -130,6 +130,22 @@ pub fn requantize_i32(acc: &[i32], requant: &[Requant], out: &mut [i32]) {
 pub fn activate(values: &mut [i16], table: &[i16]) {
     for v in values.iter_mut() {
         *v = crate::int8::activation::lookup(table, *v);
+    }
+}
+
+/// `out[c] = act(requant[c].to_i16(acc[c]))` as int8, through a table with an int8 output.
+#[inline]
+pub fn activate_i8(acc: &[i32], requant: &[Requant], table: &[i16], out: &mut [i8]) {
+    for ((o, &a), rq) in out.iter_mut().zip(acc).zip(requant) {
+        *o = crate::int8::activation::lookup_i8(table, rq.to_i16(a));
+    }
+}
+
+/// `out[c] = requant.to_i8(acc[c])`: one requantization for the whole row.
+#[inline]
+pub fn scale_i8(acc: &[i32], requant: Requant, out: &mut [i8]) {
+    for (o, &a) in out.iter_mut().zip(acc) {
+        *o = requant.to_i8(a);
     }
 }
 

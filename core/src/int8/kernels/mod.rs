@@ -16,10 +16,15 @@
 //! |---|---|---|
 //! | `"dsp"` | `thumbv7em` (Cortex-M4/M7), `thumbv8m.main` with cortex-m33/m35p | `ArmDsp` (`SMLAD`) |
 //! | `"mve"` | `thumbv8m.main` with cortex-m55/m85 | `ArmMve` (Helium) |
+//! | `"x86"` | `x86_64` | `X86`: AVX2 if the CPU has it (detected at run time), else [`Generic`] |
+//! | `"neon"` | `aarch64` with NEON (Cortex-A53, A76, ...) | `ArmNeon` (`SMLAL`; `SDOT` with `+dotprod`) |
 //! | `"generic"` | everything else | [`Generic`] |
 
 pub mod generic;
+#[cfg(any(all(target_arch = "arm", convbert_kernels = "mve"), all(target_arch = "aarch64", convbert_kernels = "neon"), all(target_arch = "x86_64", convbert_kernels = "x86")))]
+mod shape;
 
+use super::layer_norm::Affine;
 use super::model::QDense;
 use super::Requant;
 
@@ -51,6 +56,21 @@ pub trait Kernels {
     fn dense(x: &[i16], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
         let _ = scratch;
         generic::dense_rows(x, ins, layer, sink);
+    }
+
+    /// [`Kernels::dense`] for int8 activations (the FFN's two products: `docs/INT8.md` says
+    /// why those inputs are int8). Same sums, same runs, same `scratch` contract.
+    #[inline]
+    fn dense_i8(x: &[i8], ins: usize, layer: &QDense<'_>, scratch: &mut [i16], sink: &mut Sink<'_>) {
+        let _ = scratch;
+        generic::dense_rows(x, ins, layer, sink);
+    }
+
+    /// `out[c] = act(requant[c].to_i16(acc[c]))` as int8: the FFN's activation, whose table
+    /// holds the int8 output in 1/256 steps ([`crate::int8::activation::lookup_i8`]).
+    #[inline]
+    fn activate_i8(acc: &[i32], requant: &[Requant], table: &[i16], out: &mut [i8]) {
+        generic::activate_i8(acc, requant, table, out);
     }
 
     /// `sums[c] += weight * row[c]`: one term of an attention context (`P V`) or a dynamic
@@ -100,10 +120,23 @@ pub trait Kernels {
         generic::scale_i16(acc, requant, out);
     }
 
+    /// `out[c] = requant.to_i8(acc[c])` (the attention LayerNorm's output as the FFN's int8
+    /// input).
+    #[inline]
+    fn scale_i8(acc: &[i32], requant: Requant, out: &mut [i8]) {
+        generic::scale_i8(acc, requant, out);
+    }
+
     /// `a[c] = requant.to_i16(a[c] * b[c])` (span-aware key x query).
     #[inline]
     fn multiply_i16_i8(a: &mut [i16], b: &[i8], requant: Requant) {
         generic::multiply_i16_i8(a, b, requant);
+    }
+
+    /// The integer LayerNorm of one row in place; see [`crate::int8::layer_norm`].
+    #[inline]
+    fn layer_norm(z: &mut [i32], affine: Affine<'_>, eps_q: u32) {
+        crate::int8::layer_norm::layer_norm(z, affine, eps_q);
     }
 
     /// A branch plus its residual on the LayerNorm's domain; see [`generic::add_residual`].
@@ -134,6 +167,16 @@ mod arm_mve;
 #[cfg(all(target_arch = "arm", convbert_kernels = "mve"))]
 pub use arm_mve::ArmMve as Native;
 
+#[cfg(all(target_arch = "x86_64", convbert_kernels = "x86"))]
+mod x86;
+#[cfg(all(target_arch = "x86_64", convbert_kernels = "x86"))]
+pub use x86::X86 as Native;
+
+#[cfg(all(target_arch = "aarch64", convbert_kernels = "neon"))]
+mod aarch64_neon;
+#[cfg(all(target_arch = "aarch64", convbert_kernels = "neon"))]
+pub use aarch64_neon::ArmNeon as Native;
+
 /// The implementation the engine runs on this target; see the module doc.
-#[cfg(not(all(target_arch = "arm", any(convbert_kernels = "dsp", convbert_kernels = "mve"))))]
+#[cfg(not(any(all(target_arch = "arm", any(convbert_kernels = "dsp", convbert_kernels = "mve")), all(target_arch = "x86_64", convbert_kernels = "x86"), all(target_arch = "aarch64", convbert_kernels = "neon"))))]
 pub type Native = Generic;

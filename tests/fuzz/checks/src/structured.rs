@@ -72,6 +72,7 @@ pub fn structured_blob(data: &[u8]) -> Result<Vec<u8>> {
                 context: requant(&mut u)?,
                 attention_residual: requant(&mut u)?,
                 attention_ln: ln_output(&mut u)?,
+                ffn_input: requant(&mut u)?,
                 ffn_residual: requant(&mut u)?,
                 ffn_ln: ln_output(&mut u)?,
             }),

@@ -1,0 +1,31 @@
+//! The shape check that the tiled kernels (Helium, NEON, AVX2) share.
+
+use crate::int8::QDense;
+
+/// A dense layer the tiles run: `groups` groups of `ig` inputs (a non-zero multiple of the
+/// kernel's block) and `og` outputs, `ins = groups * ig`, the weights at least `og * ins` long
+/// and the biases `groups * og`. Other layers (none that a validated model has) take the
+/// portable loop.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    pub ins: usize,
+    pub ig: usize,
+    pub og: usize,
+    pub groups: usize,
+}
+
+impl Shape {
+    /// The shape of `layer` on `ins` inputs, if its slices match it and `ig` is a multiple of
+    /// `block`.
+    pub fn of(ins: usize, layer: &QDense<'_>, block: usize) -> Option<Self> {
+        let groups = layer.groups.max(1);
+        let (ig, og) = (ins / groups, layer.bias.len() / groups);
+        let fits = ig > 0
+            && ig % block.max(1) == 0
+            && og > 0
+            && ig * groups == ins
+            && og * groups == layer.bias.len()
+            && og.checked_mul(ins).is_some_and(|w| layer.weight.len() >= w);
+        fits.then_some(Shape { ins, ig, og, groups })
+    }
+}
