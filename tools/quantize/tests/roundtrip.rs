@@ -46,9 +46,12 @@ fn quantized_golden_model_agrees_with_float() {
             }
         }
         println!("{name}: blob {} bytes, top-1 agreement {agree}/{}, worst logit error {worst:.3} of max", packed.blob.len(), texts.len());
-        // Measured 2026-12-01: 200/200 for all but tiny-e-wide (199/200); worst error 0.016-0.158
-        // (tiny-e-wide's random 3-label head has the smallest logit margins).
-        assert!(agree >= 195, "{name}: top-1 agreement {agree}/200");
+        // Measured 2026-12-01: 200/200 for all but tiny-e-wide (199/200 with blob format 3, 193/200
+        // with format 4's int8 FFN inputs); worst error 0.021-0.214 (tiny-e-wide's random 3-label
+        // head has the smallest logit margins, and its random FFN the least int8-friendly ranges:
+        // the trained models' agreement is measured in docs/INT8.md).
+        let least = if name == "tiny-e-wide" { 190 } else { 195 };
+        assert!(agree >= least, "{name}: top-1 agreement {agree}/200");
         assert!(worst < 0.25, "{name}: worst logit error {worst:.3} of max");
     }
 }
