@@ -61,7 +61,7 @@
 use core::arch::aarch64::*;
 use core::arch::asm;
 
-use super::shape::Shape;
+use super::shape::{depthwise_window, Shape};
 use super::{generic, Kernels, Sink};
 use crate::int8::activation::TABLE_LEN;
 use crate::int8::{QDense, Requant};
@@ -169,11 +169,8 @@ impl Kernels for ArmNeon {
         }
         let rows = x.len() / channels;
         let n = acc.len().min(channels).min(w.len() / k);
-        // The taps whose source row t + j - k/2 is inside the sentence: j0..j1.
-        let pad = k / 2;
-        let (j0, j1) = (pad.saturating_sub(t), k.min((rows + pad).saturating_sub(t)));
-        let Some(taps) = j1.checked_sub(j0).filter(|&taps| taps > 0) else { return acc.fill(0) };
-        let first = t + j0 - pad;
+        // The taps whose source row t + j - k/2 is inside the sentence.
+        let Some((j0, first, taps)) = depthwise_window(rows, t, k) else { return acc.fill(0) };
         let (x, w) = (x.get(first * channels..).unwrap_or(&[]), w.get(j0..).unwrap_or(&[]));
         let blocks = n / 8;
         if blocks > 0 {

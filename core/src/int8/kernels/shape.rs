@@ -1,4 +1,4 @@
-//! The shape check that the tiled kernels (Helium, NEON, AVX2) share.
+//! The shape checks that the vector kernels (Helium, NEON, AVX2) share.
 
 use crate::int8::QDense;
 
@@ -28,4 +28,14 @@ impl Shape {
             && og.checked_mul(ins).is_some_and(|w| layer.weight.len() >= w);
         fits.then_some(Shape { ins, ig, og, groups })
     }
+}
+
+/// The taps of a depthwise filter of `k` taps that reach inside a sentence of `rows` rows for
+/// token `t`: `(j0, first, taps)`, taps `j0..j0 + taps` reading rows `first..first + taps`
+/// (`first = t + j0 - k/2`); `None` when none does.
+pub fn depthwise_window(rows: usize, t: usize, k: usize) -> Option<(usize, usize, usize)> {
+    let pad = k / 2;
+    let (j0, j1) = (pad.saturating_sub(t), k.min((rows + pad).saturating_sub(t)));
+    let taps = j1.checked_sub(j0).filter(|&taps| taps > 0)?;
+    Some((j0, t + j0 - pad, taps))
 }

@@ -41,7 +41,7 @@
 
 use core::arch::x86_64::*;
 
-use super::super::shape::Shape;
+use super::super::shape::{depthwise_window, Shape};
 use super::super::{generic, Sink};
 use crate::int8::activation::TABLE_LEN;
 use crate::int8::{QDense, Requant};
@@ -272,10 +272,10 @@ pub fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: 
     }
     let rows = x.len() / channels;
     let n = acc.len().min(channels).min(w.len() / k);
-    // The taps whose source row t + j - k/2 is inside the sentence: j0..j1, from row `first`.
-    let pad = k / 2;
-    let (j0, j1) = (pad.saturating_sub(t), k.min((rows + pad).saturating_sub(t)));
-    let first = (t + j0).saturating_sub(pad);
+    // The taps whose source row t + j - k/2 is inside the sentence: j0..j1, from row `first`
+    // (none: every sum 0).
+    let (j0, first, taps) = depthwise_window(rows, t, k).unwrap_or((0, 0, 0));
+    let j1 = j0 + taps;
     // Lane l's offset: (c0 + l) * k + j, stepped by 8 k per block and by 1 per tap.
     let lanes = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(k as i32));
     let mut c0 = 0;
