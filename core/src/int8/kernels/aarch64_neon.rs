@@ -61,7 +61,7 @@
 use core::arch::aarch64::*;
 use core::arch::asm;
 
-use super::shape::{depthwise_window, Shape};
+use super::shape::{depthwise_tail, depthwise_window, Shape};
 use super::{generic, Kernels, Sink};
 use crate::int8::activation::TABLE_LEN;
 use crate::int8::{QDense, Requant};
@@ -242,13 +242,7 @@ impl Kernels for ArmNeon {
             }
         }
         // The channels past the last block of 8, and zeros past `n`, as the portable loop.
-        let (tail, rest) = acc.split_at_mut(n.min(acc.len()));
-        for (c, a) in tail.iter_mut().enumerate().skip(8 * blocks) {
-            let column = x.iter().skip(c).step_by(channels).take(taps);
-            let products = column.zip(w.iter().skip(c * k)).map(|(&xv, &wv)| (xv as i32).wrapping_mul(wv as i32));
-            *a = products.fold(0i32, i32::wrapping_add);
-        }
-        rest.fill(0);
+        depthwise_tail((x, channels, taps), (w, k), 8 * blocks, n, acc);
     }
 }
 

@@ -39,3 +39,16 @@ pub fn depthwise_window(rows: usize, t: usize, k: usize) -> Option<(usize, usize
     let taps = j1.checked_sub(j0).filter(|&taps| taps > 0)?;
     Some((j0, t + j0 - pad, taps))
 }
+
+/// The depthwise sums of channels `from..n` by the portable loop, and zeros past `n`: the
+/// channels a vector kernel's blocks did not take. `x` starts at the window's first row
+/// (`depthwise_window`), `w` at its first tap.
+pub fn depthwise_tail((x, channels, taps): (&[i16], usize, usize), (w, k): (&[i8], usize), from: usize, n: usize, acc: &mut [i32]) {
+    let (tail, rest) = acc.split_at_mut(n.min(acc.len()));
+    for (c, a) in tail.iter_mut().enumerate().skip(from) {
+        let column = x.iter().skip(c).step_by(channels.max(1)).take(taps);
+        let products = column.zip(w.iter().skip(c * k)).map(|(&xv, &wv)| (xv as i32).wrapping_mul(wv as i32));
+        *a = products.fold(0i32, i32::wrapping_add);
+    }
+    rest.fill(0);
+}

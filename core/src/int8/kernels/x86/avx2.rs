@@ -41,7 +41,7 @@
 
 use core::arch::x86_64::*;
 
-use super::super::shape::{depthwise_window, Shape};
+use super::super::shape::{depthwise_tail, depthwise_window, Shape};
 use super::super::{generic, Sink};
 use crate::int8::activation::TABLE_LEN;
 use crate::int8::{QDense, Requant};
@@ -299,13 +299,8 @@ pub fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: 
         c0 += 8;
     }
     // The channels after the last block, as the portable loop, and zeros past `n`.
-    let (head, rest) = acc.split_at_mut(n.min(acc.len()));
-    for (c, a) in head.iter_mut().enumerate().skip(c0) {
-        let column = x.iter().skip(first * channels + c).step_by(channels).take(j1.saturating_sub(j0));
-        let products = column.zip(w.iter().skip(c * k + j0)).map(|(&xv, &wv)| (xv as i32).wrapping_mul(wv as i32));
-        *a = products.fold(0i32, i32::wrapping_add);
-    }
-    rest.fill(0);
+    let (x, w) = (x.get(first * channels..).unwrap_or(&[]), w.get(j0..).unwrap_or(&[]));
+    depthwise_tail((x, channels, taps), (w, k), c0, n, acc);
 }
 
 /// [`Requant::apply`] of the 8 lanes of `x`, lanes 0-3 by the pairs in `lo` and lanes 4-7 by
