@@ -1,6 +1,7 @@
 //! The packed blob and the int8 engine under hostile input: `Model::from_bytes` must refuse
 //! every damaged blob with a typed error, and nothing (parsing or running) may panic.
 
+use convbert::int8::format::FORMAT_VERSION;
 use convbert::int8::{arena_bytes, AlignedBlob, ClassifyError, Engine, FormatError, Model};
 use convbert::RunError;
 use convbert_hf::Checkpoint;
@@ -103,11 +104,14 @@ fn wrong_magic_and_version_are_named() {
     assert_eq!(parse(&bad), Err(FormatError::BadMagic));
     let mut bad = blob.clone();
     bad[4] = 9;
-    assert_eq!(parse(&bad), Err(FormatError::UnsupportedVersion { found: 9, supported: 4 }));
-    // A version 3 blob (int16 FFN inputs, no `ffn_input` requant) is refused too.
-    let mut old = blob.clone();
-    old[4] = 3;
-    assert_eq!(parse(&old), Err(FormatError::UnsupportedVersion { found: 3, supported: 4 }));
+    assert_eq!(parse(&bad), Err(FormatError::UnsupportedVersion { found: 9, supported: FORMAT_VERSION }));
+    // Blobs of the versions before are refused too: 3 (int16 FFN inputs, no `ffn_input`
+    // requant) and 4 (no rejection rule in the header).
+    for version in [3, 4] {
+        let mut old = blob.clone();
+        old[4] = version;
+        assert_eq!(parse(&old), Err(FormatError::UnsupportedVersion { found: version.into(), supported: FORMAT_VERSION }));
+    }
 }
 
 #[test]
@@ -156,4 +160,35 @@ fn awkward_text_is_classified_or_refused_cleanly() {
     let too_long = vec![5u32; max_len + 1];
     assert!(matches!(engine.classify_ids(&too_long), Err(ClassifyError::Input(RunError::TooLong { .. }))));
     assert!(matches!(engine.classify_ids(&[2, u32::MAX, 3]), Err(ClassifyError::Input(RunError::TokenId { .. }))));
+}
+
+/// `with_rejection` changes the header's rule and nothing else: the same logits and best
+/// label, and `intent` follows the rule (a threshold above every score, the no-intent label).
+#[test]
+fn a_rejection_rule_turns_answers_into_no_intent() {
+    use convbert::int8::{with_rejection, Rejection};
+    let blob = golden_blob();
+    let run = |bytes: &[u8], text: &str| {
+        let aligned = AlignedBlob::new(bytes);
+        let model = Model::from_bytes(aligned.bytes()).unwrap();
+        let mut arena = vec![0u8; arena_bytes(&model, model.tokenizer().settings.max_len)];
+        let c = Engine::new(&model, &mut arena).unwrap().classify(text).map(|c| (c.intent, c.label, c.score_q15, c.logits.to_vec())).unwrap();
+        (model.rejection(), c)
+    };
+    let text = "play the new album by the beatles";
+    let (rule, (intent, label, score, logits)) = run(&blob, text);
+    assert_eq!((rule, intent), (Rejection::default(), Some(label)), "a packed blob never rejects");
+
+    let above_all = with_rejection(&blob, Rejection { below_q15: u16::MAX, no_intent_label: None }).unwrap();
+    let (rule, (intent, same_label, same_score, same_logits)) = run(&above_all, text);
+    assert_eq!(rule.below_q15, u16::MAX);
+    assert_eq!((intent, same_label, same_score, same_logits), (None, label, score, logits.clone()));
+
+    let that_label = Rejection { below_q15: 0, no_intent_label: Some(label as u16) };
+    assert_eq!(run(&with_rejection(&blob, that_label).unwrap(), text).1 .0, None);
+
+    // A no-intent label that is not a label: the parser refuses the blob.
+    let labels = Model::from_bytes(AlignedBlob::new(&blob).bytes()).unwrap().config().num_labels as u16;
+    let outside = with_rejection(&blob, Rejection { below_q15: 0, no_intent_label: Some(labels) }).unwrap();
+    assert_eq!(parse(&outside), Err(FormatError::Inconsistent("the no-intent label is not a label")));
 }

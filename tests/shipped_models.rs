@@ -98,7 +98,7 @@ fn snips_tiny_blob_is_what_quantize_makes() {
     let ranges = convbert_quantize::calibrate(&model, &tokenizer, &calibration, |_, _| {}).unwrap();
     // GPTQ rounding (the default) on the same 400 texts (the command uses up to 2,000).
     let inputs = convbert_quantize::dense_inputs(&model, &tokenizer, &calibration, |_, _| {}).unwrap();
-    let vocab = convbert_quantize::PackVocab::pruned(&tokenizer, &train).unwrap();
+    let vocab = convbert_quantize::PackVocab::pruned(&tokenizer, &train, 1).unwrap();
     let settings = convbert::tokenizer::TokenizerSettings { max_len: 64, ..tokenizer.settings };
     let options = convbert_quantize::PackOptions { dense_inputs: Some(&inputs), ..Default::default() };
     let packed = convbert_quantize::pack(&model, settings, &vocab, &ckpt.labels, &ranges, options).unwrap();

@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests: where the golden data and datasets live, how
 //! to read golden tensors, and how to build and run firmware under QEMU.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -46,16 +46,53 @@ pub fn build_firmware(board: &str, program: &str, env: &[(&str, &Path)]) -> Resu
 /// big model) is never cut; a hung emulator still is. Every program here prints a line per
 /// test or case.
 pub fn run_in_qemu(board: &str, elf: &Path, silence_s: u64) -> Result<String, String> {
-    let mut qemu = Command::new("bash")
+    run_in_qemu_with(board, elf, &QemuSession { input: &[], input_after: None, last_line: None, silence_s })
+}
+
+/// `firmware/qemu-run.sh BOARD ELF` started with no time limit, its stdin (the board's UART
+/// input), stdout and stderr piped. The caller stops it.
+pub fn spawn_qemu(board: &str, elf: &Path) -> Result<std::process::Child, String> {
+    Command::new("bash")
         .arg(repo_root().join("firmware/qemu-run.sh"))
         .arg(board)
         .arg(elf)
         .env("QEMU_TIMEOUT", "0") // no total limit: qemu-run.sh then execs QEMU itself
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{board}: cannot start QEMU: {e}"))
+}
+
+/// What a QEMU run is fed and when it is over.
+pub struct QemuSession<'a> {
+    /// Bytes for the board's UART (QEMU's stdin).
+    pub input: &'a [u8],
+    /// Send `input` only once the board prints a line starting with this (a UART that the
+    /// firmware has not switched on yet drops what it receives, as STM32's does in QEMU).
+    pub input_after: Option<&'a str>,
+    /// A program that never leaves QEMU (a real board's image idles after its last line)
+    /// is done once it prints a line starting with this; QEMU is then stopped.
+    pub last_line: Option<&'a str>,
+    /// Seconds of silence after which the run counts as hung.
+    pub silence_s: u64,
+}
+
+/// [`run_in_qemu`] with input and an end line.
+pub fn run_in_qemu_with(board: &str, elf: &Path, session: &QemuSession<'_>) -> Result<String, String> {
+    let mut qemu = spawn_qemu(board, elf)?;
+    let input = session.input.to_vec();
+    let mut stdin = qemu.stdin.take().ok_or("QEMU's stdin is not piped")?;
+    // Fed from a thread: a UART takes bytes only as fast as the program reads them, and QEMU
+    // reads its stdin only as fast as the UART takes them.
+    let (ready, wait_ready) = mpsc::channel::<()>();
+    let wait = session.input_after.is_some();
+    std::thread::spawn(move || {
+        if wait && wait_ready.recv().is_err() {
+            return;
+        }
+        let _ = stdin.write_all(&input);
+    });
     let lines = qemu.stdout.take().map(BufReader::new).ok_or("QEMU's stdout is not piped")?;
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
@@ -68,24 +105,33 @@ pub fn run_in_qemu(board: &str, elf: &Path, silence_s: u64) -> Result<String, St
     });
     let mut output = String::new();
     loop {
-        match receiver.recv_timeout(Duration::from_secs(silence_s)) {
+        match receiver.recv_timeout(Duration::from_secs(session.silence_s)) {
             Ok(line) => {
                 output.push_str(&line);
                 output.push('\n');
+                if session.input_after.is_some_and(|start| line.starts_with(start)) {
+                    let _ = ready.send(());
+                }
+                if session.last_line.is_some_and(|end| line.starts_with(end)) {
+                    let _ = qemu.kill();
+                    let _ = qemu.wait();
+                    return Ok(output);
+                }
             }
             Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let _ = qemu.kill();
                 let _ = qemu.wait();
-                return Err(format!("{board}: no output for {silence_s} s, QEMU stopped; output so far:\n{output}"));
+                return Err(format!("{board}: no output for {} s, QEMU stopped; output so far:\n{output}", session.silence_s));
             }
         }
     }
     let finished = qemu.wait_with_output().map_err(|e| e.to_string())?;
-    if !finished.status.success() {
+    if !finished.status.success() || session.last_line.is_some() {
         return Err(format!(
-            "{board}: QEMU exited with {:?}:\n{output}{}",
+            "{board}: QEMU exited with {:?}{}:\n{output}{}",
             finished.status.code(),
+            session.last_line.map_or(String::new(), |end| format!(" before printing '{end}'")),
             String::from_utf8_lossy(&finished.stderr)
         ));
     }
@@ -247,4 +293,19 @@ pub fn materialise_synthetic(src_dir: &Path, dst_dir: &Path) -> std::io::Result<
 /// A fresh scratch folder `<temp>/convbert-tests-<tag>-<pid>` (not created); the caller removes it.
 pub fn scratch_dir(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("convbert-tests-{tag}-{}", std::process::id()))
+}
+
+/// The start of the demo's answer line for `text` as the host engine computes it on `blob`:
+/// `label score ` (`firmware/app/src/demo.rs`: the score in thousandths, rounded from Q15;
+/// `no-intent` for a rejected text).
+pub fn demo_answer_start(blob: &[u8], text: &str) -> String {
+    use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
+    let aligned = AlignedBlob::new(blob);
+    let model = Model::from_bytes(aligned.bytes()).unwrap();
+    let mut arena = vec![0u8; arena_bytes(&model, model.tokenizer().settings.max_len)];
+    let mut engine = Engine::new(&model, &mut arena).unwrap();
+    let c = engine.classify(text).unwrap();
+    let milli = (u32::from(c.score_q15) * 1000 + 16384) >> 15;
+    let label = if c.intent.is_some() { c.label_name } else { "no-intent" };
+    format!("{label} {}.{:03} ", milli / 1000, milli % 1000)
 }

@@ -19,7 +19,9 @@ while (($#)); do
     *) echo "error: unknown option '$1'; usage: $0 [--out FILE]" >&2; exit 2 ;;
   esac
 done
-BOARDS=${BOARDS:-"mps2-an386 mps2-an500 mps2-an505 mps3-an547 lm3s6965 microbit virt-a53 virt-a76"}
+source "$root/firmware/boards.sh"
+# Every emulator board of the registry (firmware/boards.txt).
+BOARDS=${BOARDS:-$(board_names kind qemu | tr '\n' ' ')}
 # tiny-k3 is the random-weight golden model that firmware/small-model.sh packs for the two small
 # boards (snips-* do not fit them); it runs only there, as in the conformance suite.
 MODELS=${MODELS:-"snips-tiny snips-small tiny-k3"}
@@ -35,14 +37,7 @@ done
 work=$root/firmware/target/bench
 mkdir -p "$work"
 
-board_cpu() {
-  case $1 in
-    mps2-an386) echo Cortex-M4F ;; mps2-an500) echo Cortex-M7 ;; mps2-an505) echo Cortex-M33 ;;
-    mps3-an547) echo Cortex-M55 ;; lm3s6965) echo Cortex-M3 ;; microbit) echo Cortex-M0 ;;
-    virt-a53) echo Cortex-A53 ;; virt-a76) echo Cortex-A76 ;;
-    *) echo "error: unknown board '$1'" >&2; return 2 ;;
-  esac
-}
+board_cpu() { board_field "$1" core; }
 
 # MACs of one forward pass at L tokens (../shared/notes/kernels.md): snips-tiny at 32 tokens is
 # 21,095,296, ConvBERT-small 295,880,448. HF gives half the heads to attention and half to the
@@ -73,9 +68,10 @@ note() { notes+=("$1"); echo "note: $1" >&2; }
 
 for board in $BOARDS; do
   cpu=$(board_cpu "$board")
-  # lm3s6965 and microbit print through semihosting and have no UART input, so the demo cannot
-  # read texts there: they run the conformance program with the texts embedded instead.
-  case $board in lm3s6965|microbit) program=conformance ;; *) program=demo ;; esac
+  # A board without a demo (lm3s6965 and microbit print through semihosting and have no UART
+  # input) runs the conformance program with the texts embedded instead.
+  program=demo
+  [[ ,$(board_field "$board" programs), == *,demo,* ]] || program=conformance
   for model in $MODELS; do
     case $model in
       tiny-k3)

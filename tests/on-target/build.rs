@@ -2,10 +2,13 @@
 //! the uncased vocabulary with its index (built here by `Vocab::build_index`, so a board keeps
 //! it in flash instead of building it in RAM), and every hard string with `BertTokenizerFast`'s
 //! ids (`tests/golden/tokenizer/`, made by `tools/golden/make_tokenizer_golden.py`).
-//! Also writes the blobs of the hostile-blob tests ([`blobs`]).
+//! Also writes the blobs of the hostile-blob tests ([`blobs`]) and the fuzz seeds' blobs with
+//! the host's results ([`fuzz_seeds`]).
 
 #[path = "build/blobs.rs"]
 mod blobs;
+#[path = "build/fuzz_seeds.rs"]
+mod fuzz_seeds;
 
 use convbert::tokenizer::Vocab;
 use std::fmt::Write as _;
@@ -51,6 +54,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(out.join("tokenizer_golden.rs"), code).unwrap();
     write_blobs(&out);
+    fuzz_seeds::write(&out);
 }
 
 /// `blobs.rs`: each blob as a 16-byte aligned static, as `Model::from_bytes` wants it.

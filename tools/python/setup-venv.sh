@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates ./.venv at the repository root with the pinned Python tools (torch CPU, transformers).
+# Creates ./.venv at the repository root with the pinned Python tools (torch CPU, transformers, ONNX Runtime).
 # Only golden-vector generation, training and peer benchmarks need it; the Rust build and CI do not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

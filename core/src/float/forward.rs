@@ -3,7 +3,7 @@
 //! Shapes: L tokens, H hidden, E embedding, A = H/2 attention width, nh = N/2 heads of width
 //! hs, K conv taps, I intermediate. Rows are tokens; every matrix is row-major `[L, width]`.
 
-use super::ops::{activate, dense, dot, layer_norm, softmax};
+use super::ops::{activate, dense, dense_rows, dot, layer_norm, softmax};
 use super::weights::LayerWeights;
 use super::{FloatModel, Observer, Point};
 use crate::input::{self, RunError};
@@ -13,7 +13,7 @@ use crate::ModelConfig;
 pub(super) struct Scratch<'s> {
     /// `[L, H]` the residual stream: layer input, then layer output.
     hidden: &'s mut [f32],
-    /// `[E]` one token's embedding before the projection.
+    /// `[L, E]` the embeddings before the projection.
     embed: &'s mut [f32],
     /// `[L, A]` each: query, key, value, span-aware key (then key * query), conv value.
     query: &'s mut [f32],
@@ -31,7 +31,7 @@ pub(super) struct Scratch<'s> {
     attended: &'s mut [f32],
     /// `[L]` one query's attention scores.
     scores: &'s mut [f32],
-    /// `[I]` one token's FFN activation (the FFN runs row by row).
+    /// `[L, I]` the FFN's intermediate activations.
     ffn: &'s mut [f32],
     /// `[H]` the classifier head's hidden row.
     head: &'s mut [f32],
@@ -44,7 +44,7 @@ impl<'s> Scratch<'s> {
         let taps = c.attention_heads() * c.conv_kernel_size;
         [
             l * h,
-            c.embedding_size,
+            l * c.embedding_size,
             l * a,
             l * a,
             l * a,
@@ -55,7 +55,7 @@ impl<'s> Scratch<'s> {
             l * h,
             l * h,
             l,
-            c.intermediate_size,
+            l * c.intermediate_size,
             h,
         ]
     }
@@ -177,25 +177,28 @@ impl FloatModel<'_> {
     fn embed(&self, ids: &[u32], token_types: Option<&[u32]>, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
         let (c, w) = (&self.config, &self.embeddings);
         let e = c.embedding_size;
-        for (t, (&id, row)) in ids.iter().zip(s.hidden.chunks_exact_mut(c.hidden_size)).enumerate() {
+        for (t, (&id, row)) in ids.iter().zip(s.embed.chunks_exact_mut(e)).enumerate() {
             // Ids and types were validated against the table sizes, so these rows exist.
             let tt = token_types.map_or(0, |types| types[t]) as usize;
             let word = &w.word[id as usize * e..][..e];
             let position = &w.position[t * e..][..e];
             let token_type = &w.token_type[tt * e..][..e];
-            for (((x, wv), p), ty) in s.embed.iter_mut().zip(word).zip(position).zip(token_type) {
+            for (((x, wv), p), ty) in row.iter_mut().zip(word).zip(position).zip(token_type) {
                 *x = wv + p + ty;
             }
-            observer.observe(0, Point::EmbeddingSum, s.embed);
-            layer_norm(s.embed, w.ln_gamma, w.ln_beta, c.layer_norm_eps);
-            observer.observe(0, Point::EmbeddingNorm, s.embed);
-            match &w.project {
-                Some(project) => {
-                    dense(project, s.embed, row);
+            observer.observe(0, Point::EmbeddingSum, row);
+            layer_norm(row, w.ln_gamma, w.ln_beta, c.layer_norm_eps);
+            observer.observe(0, Point::EmbeddingNorm, row);
+        }
+        match &w.project {
+            Some(project) => {
+                dense_rows(project, s.embed, s.hidden);
+                for row in s.hidden.chunks_exact_mut(c.hidden_size) {
                     observer.observe(0, Point::Projected, row);
                 }
-                None => row.copy_from_slice(s.embed),
             }
+            // E == H: the scratch buffers have the same size.
+            None => s.hidden.copy_from_slice(s.embed),
         }
     }
 
@@ -292,25 +295,20 @@ impl FloatModel<'_> {
             observe(Point::AttentionNorm, row);
         }
 
-        // FFN, one token at a time: hidden = LN(W2 act(W1 attended + b1) + b2 + attended)
+        // FFN: hidden = LN(W2 act(W1 attended + b1) + b2 + attended)         [L, I] -> [L, H]
+        dense_rows(&w.intermediate, s.attended, s.ffn);
+        for row in s.ffn.chunks_exact_mut(c.intermediate_size) {
+            observe(Point::FfnPre, row);
+            activate(c.hidden_act, row);
+            observe(Point::FfnAct, row);
+        }
+        dense_rows(&w.output, s.ffn, s.hidden);
         for (row, residual) in s.hidden.chunks_exact_mut(h).zip(s.attended.chunks_exact(h)) {
-            dense(&w.intermediate, residual, s.ffn);
-            observe(Point::FfnPre, s.ffn);
-            activate(c.hidden_act, s.ffn);
-            observe(Point::FfnAct, s.ffn);
-            dense(&w.output, s.ffn, row);
             add_residual(row, residual);
             observe(Point::FfnSum, row);
             layer_norm(row, w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
             observe(Point::FfnNorm, row);
         }
-    }
-}
-
-/// Applies `d` to every row of `input` (`[L, in]`), writing `output` (`[L, out]`).
-fn dense_rows(d: &super::Dense<'_>, input: &[f32], output: &mut [f32]) {
-    for (x, y) in input.chunks_exact(d.in_features).zip(output.chunks_exact_mut(d.out_features)) {
-        dense(d, x, y);
     }
 }
 

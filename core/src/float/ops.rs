@@ -37,6 +37,34 @@ pub fn dense(d: &Dense<'_>, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// `y = dense(x)` for every row: `x` is `[L, in_features]`, `y` is `[L, out_features]`.
+///
+/// With the `float-gemm` feature this is one packed GEMM per weight block (see
+/// `float/gemm.rs`); the portable fallback runs [`dense`] row by row.
+pub fn dense_rows(d: &Dense<'_>, x: &[f32], y: &mut [f32]) {
+    #[cfg(feature = "float-gemm")]
+    super::gemm::dense_rows(d, x, y);
+    #[cfg(not(feature = "float-gemm"))]
+    for (x, y) in x.chunks_exact(d.in_features).zip(y.chunks_exact_mut(d.out_features)) {
+        dense(d, x, y);
+    }
+}
+
+/// `gram += x^T x` for the rows of `x` (`[rows, width]`; `gram` is `[width, width]`): the sum
+/// of each row's outer product with itself, e.g. the input moments that GPTQ rounds against.
+pub fn add_gram(x: &[f32], width: usize, gram: &mut [f32]) {
+    #[cfg(feature = "float-gemm")]
+    super::gemm::add_gram(x, width, gram);
+    #[cfg(not(feature = "float-gemm"))]
+    for row in x.chunks_exact(width) {
+        for (&xi, gram_row) in row.iter().zip(gram.chunks_exact_mut(width)) {
+            for (g, &xj) in gram_row.iter_mut().zip(row) {
+                *g += xi * xj;
+            }
+        }
+    }
+}
+
 /// `sum_i a[i] * b[i]`.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -103,6 +131,33 @@ mod tests {
         let mut y = [0.0; 3];
         dense(&d, &[3.0, 4.0], &mut y);
         assert_eq!(y, [3.0, 5.0, 9.0]);
+    }
+
+    #[test]
+    fn dense_rows_is_dense_on_each_row() {
+        // 3 rows; a Linear 4 -> 3 and a Grouped(2) 4 -> 2, with numbers that are exact in f32.
+        let x: [f32; 12] = core::array::from_fn(|i| (i as f32 - 5.0) / 4.0);
+        let w: [f32; 12] = core::array::from_fn(|i| (7.0 - i as f32) / 8.0);
+        for d in [
+            Dense { weight: &w, bias: &[0.5, -1.0, 2.0], in_features: 4, out_features: 3, layout: Layout::Linear },
+            Dense { weight: &w[..4], bias: &[0.25, -0.5], in_features: 4, out_features: 2, layout: Layout::Grouped(2) },
+        ] {
+            let mut all = [0.0; 9];
+            let all = &mut all[..3 * d.out_features];
+            dense_rows(&d, &x, all);
+            for (x, y) in x.chunks_exact(4).zip(all.chunks_exact(d.out_features)) {
+                let mut one = [0.0; 3];
+                dense(&d, x, &mut one[..d.out_features]);
+                assert_eq!(y, &one[..d.out_features]);
+            }
+        }
+    }
+
+    #[test]
+    fn gram_adds_outer_products() {
+        let mut gram = [1.0; 4];
+        add_gram(&[1.0, 2.0, 3.0, -1.0], 2, &mut gram);
+        assert_eq!(gram, [1.0 + 1.0 + 9.0, 1.0 + 2.0 - 3.0, 1.0 + 2.0 - 3.0, 1.0 + 4.0 + 1.0]);
     }
 
     #[test]

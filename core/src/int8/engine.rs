@@ -63,7 +63,11 @@ impl core::error::Error for ClassifyError {}
 /// The result of one classification. Integers only: the score is a Q15 probability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Classification<'e> {
-    /// Index of the best label (the first one on a tie).
+    /// The answer: the best label, or `None` for "no intent" (out of scope) when the blob's
+    /// [`Rejection`](super::Rejection) says so (its score below the threshold, or the best
+    /// label is the model's no-intent label).
+    pub intent: Option<usize>,
+    /// Index of the best label (the first one on a tie), also when it is rejected.
     pub label: usize,
     /// Its name.
     pub label_name: &'e str,
@@ -271,6 +275,16 @@ impl<'m, 'a> Engine<'m, 'a> {
         self.run(n, Some(observe))
     }
 
+    /// [`Engine::observe_ids`], then the classification of that same pass: one encoder run for
+    /// the tools that want both (the quantizer's report).
+    ///
+    /// # Errors
+    /// As [`Engine::classify_ids`].
+    pub fn classify_ids_observed(&mut self, ids: &[u32], observe: &mut StageObserver<'_>) -> Result<Classification<'_>, ClassifyError> {
+        self.observe_ids(ids, observe)?;
+        self.classification(ids.len(), false)
+    }
+
     fn load_ids(&mut self, ids: &[u32]) -> Result<usize, ClassifyError> {
         if ids.len() > self.max_len {
             return Err(ClassifyError::Input(RunError::TooLong { len: ids.len(), max: self.max_len }));
@@ -459,10 +473,14 @@ impl<'m, 'a> Engine<'m, 'a> {
                 (best, best_logit) = (i, v);
             }
         }
+        let score_q15 = probs.get(best).copied().unwrap_or(0);
+        let rejection = m.rejection();
+        let rejected = score_q15 < rejection.below_q15 || rejection.no_intent_label.is_some_and(|label| usize::from(label) == best);
         Ok(Classification {
+            intent: if rejected { None } else { Some(best) },
             label: best,
             label_name: m.label(best).unwrap_or(""),
-            score_q15: probs.get(best).copied().unwrap_or(0),
+            score_q15,
             logits,
             tokens,
             truncated,

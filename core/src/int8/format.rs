@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"CVBQ";
 /// The layout version this engine reads; any change to the layout bumps it.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 /// Alignment of every tensor, from the blob's first byte.
 pub const TENSOR_ALIGN: usize = 16;
 /// Bytes of the fixed preamble before the header.
@@ -49,6 +49,18 @@ pub struct Header<'a> {
     /// Real value of one logit unit, as IEEE f16 bits, for host tools that print float
     /// logits; the engine never reads it.
     pub logit_scale_f16: u16,
+    /// When the answer is "no intent" instead of the best label (format version 5).
+    pub rejection: Rejection,
+}
+
+/// When the engine answers "no intent" (out of scope) instead of its best label; the packer
+/// chooses it on held-out data (`convbert quantize --reject`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// A best label scoring (Q15 probability) below this is no intent; 0 never rejects.
+    pub below_q15: u16,
+    /// A label meaning "none of the others" (CLINC150's `oos`): predicting it is no intent too.
+    pub no_intent_label: Option<u16>,
 }
 
 /// [`ModelConfig`] as stored: fixed-width integers, fields as in [`ModelConfig`].

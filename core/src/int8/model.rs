@@ -6,7 +6,7 @@
 //! that its accessors cannot fail: the weights stay where they are (flash) and are viewed, not
 //! copied.
 
-use super::format::{self, ClassifierScalars, Dtype, EmbeddingScalars, Header, LayerScalars, LnOutput};
+use super::format::{self, ClassifierScalars, Dtype, EmbeddingScalars, Header, LayerScalars, LnOutput, Rejection};
 use super::layer_norm::Affine;
 use super::Requant;
 use crate::lines::lines;
@@ -188,6 +188,9 @@ impl<'a> Model<'a> {
         if lines(header.labels).count() != config.num_labels {
             return Err(FormatError::Inconsistent("label count differs from num_labels"));
         }
+        if header.rejection.no_intent_label.is_some_and(|label| usize::from(label) >= config.num_labels) {
+            return Err(FormatError::Inconsistent("the no-intent label is not a label"));
+        }
         let max_len = header.tokenizer.max_len as usize;
         if max_len < 2 || max_len > config.max_position_embeddings {
             return Err(FormatError::Inconsistent("tokenizer max_len outside 2..=max_position_embeddings"));
@@ -240,6 +243,11 @@ impl<'a> Model<'a> {
     /// Real value of one logit unit, as IEEE f16 bits (for host tools; see [`Header`]).
     pub fn logit_scale_f16(&self) -> u16 {
         self.header.logit_scale_f16
+    }
+
+    /// When the engine answers "no intent" instead of the best label.
+    pub fn rejection(&self) -> Rejection {
+        self.header.rejection
     }
 
     /// The tokenizer stored with the model.

@@ -3,8 +3,8 @@
 //! The writer lays tensors out; it does not know what they mean. The quantizer pushes them in
 //! [`super::format::slot`] order, and `Model::from_bytes` on the result is the check.
 
-use super::format::{Dtype, Header, ENTRY_LEN, FORMAT_VERSION, MAGIC, PREAMBLE_LEN, TENSOR_ALIGN};
-use super::model::crc32;
+use super::format::{Dtype, Header, Rejection, ENTRY_LEN, FORMAT_VERSION, MAGIC, PREAMBLE_LEN, TENSOR_ALIGN};
+use super::model::{crc32, FormatError, Model};
 use super::Requant;
 use std::{vec, vec::Vec};
 
@@ -97,6 +97,30 @@ impl BlobWriter {
         blob.extend_from_slice(&crc.to_le_bytes());
         Ok(blob)
     }
+}
+
+/// `blob` with another [`Rejection`] (the rest unchanged): the packer sets it once it has
+/// measured the packed model on held-out data.
+///
+/// # Errors
+/// If `blob` is not a valid blob ([`Model::from_bytes`]).
+pub fn with_rejection(blob: &[u8], rejection: Rejection) -> Result<Vec<u8>, FormatError> {
+    let aligned = AlignedBlob::new(blob);
+    let bytes = aligned.bytes();
+    Model::from_bytes(bytes)?;
+    // Valid: the preamble, header and table below are what `from_bytes` checked.
+    let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+    let (header_len, count) = (word(8), word(12));
+    let mut header: Header<'_> = postcard::from_bytes(&bytes[PREAMBLE_LEN..PREAMBLE_LEN + header_len]).map_err(|_| FormatError::Header)?;
+    header.rejection = rejection;
+    let table = (PREAMBLE_LEN + header_len).next_multiple_of(4);
+    let mut writer = BlobWriter::new();
+    for entry in (0..count).map(|n| table + n * ENTRY_LEN) {
+        let (offset, len) = (word(entry), word(entry + 4));
+        let dtype = Dtype::from_code(bytes[entry + 8]).ok_or(FormatError::Header)?;
+        writer.push_bytes(dtype, bytes[offset..offset + len].to_vec());
+    }
+    writer.finish(&header).map_err(|_| FormatError::Header)
 }
 
 /// A blob copied into 16-byte aligned memory, as [`super::Model::from_bytes`] requires (a

@@ -4,6 +4,8 @@
 //! - [`conformance`]: classifies a list of embedded cases and prints one machine-readable line
 //!   per case (format in `firmware/README.md`), for a host-side comparison with the host engine.
 //! - [`unit_tests`]: the kernel, numerics and tokenizer tests of `tests/on-target`, on the device.
+//! - [`demo_with_updates`] (feature `update`, for boards with a heap): the demo, and new models
+//!   received over the UART.
 //!
 //! All end with [`Board::exit`]: 0 when every step worked, 1 otherwise. The crate knows no
 //! board, no register and no linker section: board crates hand it a blob and an arena, which
@@ -15,6 +17,8 @@ mod board;
 mod conformance;
 mod demo;
 mod unit_tests;
+#[cfg(feature = "update")]
+mod update;
 
 pub use board::{Board, Out};
 
@@ -50,6 +54,8 @@ macro_rules! model_statics {
 pub use conformance::conformance;
 pub use demo::demo;
 pub use unit_tests::unit_tests;
+#[cfg(feature = "update")]
+pub use update::{demo_with_updates, CHUNK};
 
 use convbert::int8::{Classification, ClassifyError, Engine, Model};
 use core::fmt::Write;
@@ -75,7 +81,7 @@ fn start<'a, B: Board>(board: &mut B, blob: &'static [u8], arena: &'a mut [u8]) 
 /// Classifies `text` and counts the instructions the inference took on `board`.
 fn timed_classify<'e, B: Board>(
     board: &mut B,
-    engine: &'e mut Engine<'static, '_>,
+    engine: &'e mut Engine<'_, '_>,
     text: &[u8],
 ) -> (Result<Classification<'e>, ClassifyError>, u64) {
     let start = board.instructions();

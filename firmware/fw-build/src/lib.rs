@@ -6,10 +6,14 @@
 //!   `CONVBERT_BLOB=none` builds without a model (an empty blob and arena), for programs that
 //!   need none: the unit tests.
 //! - [`cases`]: the conformance cases file (`CONVBERT_CASES`), as `env!("CONVBERT_CASES_PATH")`.
-//! - [`linker_script`]: embassy-style copy of a board's memory script into OUT_DIR.
-//! - [`check_fits`]: a clear build error when the model does not fit a board.
+//! - [`linker_script`]: embassy-style copy of a board's memory script into OUT_DIR;
+//!   [`blob_section`]: the `.blob` section every board links.
+//! - [`registry`]: the boards (`firmware/boards.txt`); [`check_model_fits`] checks a model
+//!   against a board's memory there, with a clear build error.
 //!
 //! Relative paths in the env vars are taken from the `firmware/` folder.
+
+pub mod registry;
 
 use convbert::int8::{arena_bytes, AlignedBlob, Model};
 use std::path::{Path, PathBuf};
@@ -99,8 +103,37 @@ pub fn linker_script(src_name: &str, dest_name: &str) {
     println!("cargo:rerun-if-changed={}", src.display());
 }
 
+/// The linker script of the `.blob` output section (in the region a board's memory script
+/// aliases as BLOB), in OUT_DIR and on the link line.
+pub fn blob_section() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("blob.x");
+    fs::copy(&script, out_dir().join("blob.x")).unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    println!("cargo:rustc-link-search={}", out_dir().display());
+    println!("cargo:rustc-link-arg-bins=-Tblob.x");
+}
+
+/// The whole build script of a real board's crate (defmt over RTT, probe-rs): its memory.x,
+/// cortex-m-rt's link.x, the blob section, defmt's linker script, the fit checks against the
+/// registry, the cases file.
+pub fn real_board() {
+    let board = registry::this_board();
+    linker_script("memory.x", "memory.x");
+    println!("cargo:rustc-link-arg-bins=--nmagic");
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    blob_section();
+    println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+    check_model_fits(&board, &model());
+    cases();
+}
+
+/// Stops the build when the model's blob or its arena (with the stack) does not fit `board`.
+pub fn check_model_fits(board: &registry::Board, model: &ModelInfo) {
+    check_fits(&board.name, "the model blob", model.blob_len, "its blob room (boards.txt)", board.blob_room);
+    check_fits(&board.name, "the arena and the stack", model.arena_bytes + board.stack, "RAM", board.ram);
+}
+
 /// Stops the build with a clear message when `need` bytes do not fit a `have`-byte region.
-pub fn check_fits(board: &str, what: &str, need: usize, region: &str, have: usize) {
+fn check_fits(board: &str, what: &str, need: usize, region: &str, have: usize) {
     if need > have {
         panic!(
             "model does not fit {board}: {what} needs {need} bytes ({} KiB), {region} has {have} bytes ({} KiB). \

@@ -11,7 +11,6 @@
 #[cfg_attr(feature = "lm3s6965", path = "chips/lm3s6965.rs")]
 #[cfg_attr(feature = "microbit", path = "chips/microbit.rs")]
 mod chip;
-mod counter;
 mod fault;
 #[cfg(feature = "_cmsdk-uart")]
 mod uart;
@@ -25,7 +24,7 @@ convbert_app::model_statics!(".blob");
 pub struct QemuBoard {
     #[cfg(feature = "_cmsdk-uart")]
     uart: uart::CmsdkUart,
-    counter: counter::Counter,
+    counter: cortex_m_counter::Counter,
 }
 
 impl QemuBoard {
@@ -39,7 +38,7 @@ impl QemuBoard {
             #[cfg(feature = "_cmsdk-uart")]
             // SAFETY: UART0's address on this board (chips/*.rs); this is its only driver.
             uart: unsafe { uart::CmsdkUart::new(chip::UART0) },
-            counter: counter::Counter::start(p.SYST, chip::NS_PER_TICK),
+            counter: cortex_m_counter::Counter::start(p.SYST, chip::NS_PER_TICK),
         };
         (board, arena)
     }

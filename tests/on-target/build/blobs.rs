@@ -78,6 +78,7 @@ pub fn blob(config: &ModelConfig) -> Vec<u8> {
         tokenizer: TokenizerRecord { lowercase: true, strip_accents: None, max_len: MAX_LEN },
         labels: LABELS,
         logit_scale_f16: 0x3c00, // 1.0
+        rejection: Default::default(),
     };
     writer.finish(&header).expect("the header serializes")
 }

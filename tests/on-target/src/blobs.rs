@@ -30,7 +30,7 @@ fn tiny() -> Result<Model<'static>, Failure> {
 }
 
 /// Rewrites the trailing CRC, so that a damage reaches the checks after it.
-fn reseal(blob: &mut [u8]) {
+pub(crate) fn reseal(blob: &mut [u8]) {
     let body = blob.len() - 4;
     let crc = crc32(&blob[..body]);
     blob[body..].copy_from_slice(&crc.to_le_bytes());

@@ -141,7 +141,7 @@ pub fn depthwise_pads_with_zeros() -> Outcome {
 /// Whether this target's `Native` is `Generic` (no kernels of its own): the `native_*` checks
 /// would compare the portable code with itself there, so they return at once, and their code
 /// stays out of the test program of the 256 KiB-flash boards, which run the portable kernels.
-fn native_is_generic() -> bool {
+pub(crate) fn native_is_generic() -> bool {
     core::any::TypeId::of::<Native>() == core::any::TypeId::of::<Generic>()
 }
 

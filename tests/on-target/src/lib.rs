@@ -12,6 +12,8 @@
 //! - [`tokenizer`]: the ids of Hugging Face's `BertTokenizerFast` for 413 hostile strings.
 //! - [`blobs`]: truncated, bit-flipped, resealed, wrong-version and size-wrapping blobs, and an
 //!   arena one byte short, refused with the right error where 32-bit arithmetic differs.
+//! - [`fuzz_seeds`]: the fuzz targets' blob seeds through the whole engine, with the results
+//!   the host computed for them, and damaged copies of them, on each board's own kernels.
 //!
 //! A test is a plain `fn() -> Result<(), Failure>`: no panics (a panic would stop the device
 //! before the summary) and no allocation. `tests/on_target.rs` runs [`TESTS`] on the host and,
@@ -20,6 +22,8 @@
 #![forbid(unsafe_code)]
 
 pub mod blobs;
+pub mod fuzz_seeds;
+mod hidden_hash;
 pub mod kernels;
 pub mod numerics;
 pub mod tokenizer;
@@ -99,6 +103,8 @@ pub static TESTS: &[UnitTest] = &[
     UnitTest { name: "blobs::wrong_versions_are_named", run: blobs::wrong_versions_are_named },
     UnitTest { name: "blobs::resealed_damage_never_panics", run: blobs::resealed_damage_never_panics },
     UnitTest { name: "blobs::wrapping_sizes_are_refused", run: blobs::wrapping_sizes_are_refused },
+    UnitTest { name: "fuzz_seeds::seeds_match_the_host", run: fuzz_seeds::seeds_match_the_host },
+    UnitTest { name: "fuzz_seeds::damaged_seeds_stay_in_range", run: fuzz_seeds::damaged_seeds_stay_in_range },
 ];
 
 /// Counts of one run over [`TESTS`].

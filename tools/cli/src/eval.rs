@@ -2,12 +2,15 @@
 //! precision/recall/F1, the most confused pairs), and, for a blob, how much quantization cost
 //! against its float checkpoint.
 //!
-//! For CLINC150-style data (a label named [`OOS`]) it also reports in-scope accuracy and oos
-//! recall, the two numbers the CLINC150 paper (Larson et al., 2019) uses.
+//! For CLINC150-style data (a label named [`OOS`], or a blob with a rejection rule) it also
+//! reports in-scope accuracy, oos recall and overall accuracy (the numbers the CLINC150 paper,
+//! Larson et al. 2019, uses), by the best label alone and with the blob's rejection rule.
 
 use crate::model::ModelSource;
 use crate::{progress, texts, CliResult};
+use convbert::int8::Rejection;
 use convbert_quantize::on_all_cores;
+use convbert_quantize::reject::{OosMetrics, Scored};
 use serde_json::json;
 use std::collections::HashMap;
 use std::error::Error;
@@ -15,7 +18,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The out-of-scope label of CLINC150.
-const OOS: &str = "oos";
+pub const OOS: &str = "oos";
 
 /// Confused pairs listed.
 const TOP_CONFUSIONS: usize = 10;
@@ -27,6 +30,9 @@ pub struct Options<'a> {
     pub json: bool,
     pub float: Option<&'a Path>,
     pub limit: Option<usize>,
+    /// The label of out-of-scope texts; the model need not have it (a SNIPS model tested on
+    /// CLINC150's out-of-scope texts).
+    pub oos_label: &'a str,
 }
 
 /// Counts of (true label, predicted label) over `n` labels, in memory linear in labels plus
@@ -86,12 +92,6 @@ impl Confusion {
         ratio(self.correct(), self.total())
     }
 
-    /// Accuracy over the texts whose true label is not `excluded`; predicting `excluded` for
-    /// them counts as wrong (CLINC150's in-scope accuracy).
-    pub fn accuracy_without(&self, excluded: usize) -> f64 {
-        ratio(self.correct() - self.correct[excluded], self.total() - self.support[excluded])
-    }
-
     /// Scores of each label, in id order.
     pub fn per_class(&self) -> Vec<ClassStats> {
         (0..self.support.len())
@@ -127,9 +127,8 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
         }
         Some(dir) => Some(ModelSource::open(dir)?),
     };
-    let labels = source.labels();
     if let (Some(f), Some(dir)) = (&float, o.float) {
-        if f.labels() != labels {
+        if f.labels() != source.labels() {
             return Err(format!("--float {}: its labels differ from the blob's", dir.display()).into());
         }
     }
@@ -139,20 +138,33 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     if rows.is_empty() {
         return Err(format!("{}: no `label<TAB>text` lines to evaluate", o.data.display()).into());
     }
-    let truth = label_ids(&rows, labels, o.data)?;
+    let truth = label_ids(&rows, source.labels(), o.oos_label, o.data)?;
+    // Out-of-scope texts for a model without the label get one id past its labels.
+    let mut labels = source.labels().to_vec();
+    if truth.contains(&labels.len()) {
+        labels.push(o.oos_label.to_owned());
+    }
+    let labels = &labels[..];
     let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
 
     let mut confusion = Confusion::new(labels.len());
-    let predicted = predict(&source, &texts, if source.is_int8() { "int8" } else { "float" })?;
+    let (predicted, scores) = predict(&source, &texts, if source.is_int8() { "int8" } else { "float" })?;
     for (&t, &p) in truth.iter().zip(&predicted) {
         confusion.add(t, p);
     }
     let comparison = match &float {
-        Some(f) => Some(Comparison::new(&truth, &predicted, &predict(f, &texts, "float")?)),
+        Some(f) => Some(Comparison::new(&truth, &predicted, &predict(f, &texts, "float")?.0)),
         None => None,
     };
+    let rejection = source.rejection();
+    let oos = rejection.no_intent_label.map(usize::from).or_else(|| labels.iter().position(|l| l == o.oos_label));
+    let out_of_scope = oos.map(|oos| {
+        let scored = scored(&truth, &predicted, &scores, oos);
+        let rule = (rejection != Rejection::default()).then(|| OosMetrics::at(&scored, rejection.below_q15));
+        OutOfScope { label: oos, by_label: OosMetrics::at(&scored, 0), rule }
+    });
 
-    let report = Report { labels, confusion: &confusion, comparison: comparison.as_ref() };
+    let report = Report { labels, confusion: &confusion, comparison: comparison.as_ref(), out_of_scope: out_of_scope.as_ref() };
     if o.json {
         writeln!(out, "{}", report.json())?;
     } else {
@@ -161,9 +173,11 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     Ok(())
 }
 
-/// Each row's label id, or an error naming the first unknown label and its line.
-fn label_ids(rows: &[(String, String)], labels: &[String], path: &Path) -> Result<Vec<usize>, String> {
-    let ids: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+/// Each row's label id, or an error naming the first unknown label and its line. Rows labelled
+/// `oos_label` get `labels.len()` when the model has no such label.
+pub fn label_ids(rows: &[(String, String)], labels: &[String], oos_label: &str, path: &Path) -> Result<Vec<usize>, String> {
+    let mut ids: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    ids.entry(oos_label).or_insert(labels.len());
     rows.iter()
         .enumerate()
         .map(|(n, (label, _))| {
@@ -174,26 +188,44 @@ fn label_ids(rows: &[(String, String)], labels: &[String], path: &Path) -> Resul
         .collect()
 }
 
-/// The predicted label id of each text (on every core), with a progress bar titled `what`.
-fn predict(source: &ModelSource, texts: &[&str], what: &str) -> Result<Vec<usize>, Box<dyn Error>> {
+/// The predicted label id and its Q15 score of each text (on every core), with a progress bar
+/// titled `what`.
+pub fn predict(source: &ModelSource, texts: &[&str], what: &str) -> Result<(Vec<usize>, Vec<u16>), Box<dyn Error>> {
     let bar = progress::bar(what, texts.len());
     let shares = on_all_cores(
         texts,
         |share, tick| {
             let mut arena = Vec::new();
             let mut classifier = source.classifier(&mut arena).map_err(|e| e.to_string())?;
-            let mut labels = Vec::with_capacity(share.items.len());
+            let mut predictions = Vec::with_capacity(share.items.len());
             for (n, text) in share.items.iter().enumerate() {
                 let result = classifier.classify(text).map_err(|e| format!("text {}: {e}", share.first + n + 1))?;
-                labels.push(result.label);
+                predictions.push((result.label, result.score_q15));
                 tick();
             }
-            Ok(labels)
+            Ok(predictions)
         },
         |done, _| bar.set_position(done as u64),
     )?;
     bar.finish_and_clear();
-    Ok(shares.concat())
+    Ok(shares.into_iter().flatten().unzip())
+}
+
+/// Each text as the out-of-scope metrics see it, `oos` being the no-intent label.
+pub fn scored(truth: &[usize], predicted: &[usize], scores: &[u16], oos: usize) -> Vec<Scored> {
+    truth
+        .iter()
+        .zip(predicted)
+        .zip(scores)
+        .map(|((&t, &p), &score_q15)| Scored { in_scope: t != oos, correct: t == p, predicted_no_intent: p == oos, score_q15 })
+        .collect()
+}
+
+/// Out-of-scope metrics by the best label alone, and with the blob's rejection rule.
+struct OutOfScope {
+    label: usize,
+    by_label: OosMetrics,
+    rule: Option<OosMetrics>,
 }
 
 /// The int8 engine against its float checkpoint on the same texts.
@@ -216,6 +248,7 @@ struct Report<'a> {
     labels: &'a [String],
     confusion: &'a Confusion,
     comparison: Option<&'a Comparison>,
+    out_of_scope: Option<&'a OutOfScope>,
 }
 
 impl Report<'_> {
@@ -224,10 +257,6 @@ impl Report<'_> {
         let mut ids: Vec<usize> = (0..self.labels.len()).filter(|&i| stats[i].support + stats[i].predicted > 0).collect();
         ids.sort_by_key(|&i| &self.labels[i]);
         ids
-    }
-
-    fn oos(&self) -> Option<usize> {
-        self.labels.iter().position(|l| l == OOS)
     }
 
     fn json(&self) -> serde_json::Value {
@@ -249,9 +278,17 @@ impl Report<'_> {
             .collect();
         let mut v = json!({"total": c.total(), "correct": c.correct(), "accuracy": c.accuracy(),
                            "per_class": per_class, "confusions": confusions});
-        if let Some(oos) = self.oos() {
-            v["in_scope_accuracy"] = json!(c.accuracy_without(oos));
-            v["oos_recall"] = json!(stats[oos].recall);
+        if let Some(o) = self.out_of_scope {
+            let metrics = |m: &OosMetrics| {
+                json!({"in_scope_accuracy": m.in_scope_accuracy, "oos_recall": m.oos_recall, "overall_accuracy": m.overall_accuracy})
+            };
+            v["oos_label"] = json!(self.labels[o.label]);
+            v["in_scope_accuracy"] = json!(o.by_label.in_scope_accuracy);
+            v["oos_recall"] = json!(o.by_label.oos_recall);
+            v["overall_accuracy"] = json!(o.by_label.overall_accuracy);
+            if let Some(rule) = &o.rule {
+                v["rejection"] = json!({"below_q15": rule.below_q15, "metrics": metrics(rule)});
+            }
         }
         if let Some(f) = self.comparison {
             let float_accuracy = ratio(f.float_correct, f.total);
@@ -275,9 +312,22 @@ impl Report<'_> {
             writeln!(out, "agreement    {} same top-1 as float", percent(f.agreed))?;
         }
         let stats = c.per_class();
-        if let Some(oos) = self.oos() {
-            writeln!(out, "in-scope     {:.2} % accuracy on texts not labelled {OOS}", 100.0 * c.accuracy_without(oos))?;
-            writeln!(out, "oos recall   {:.2} % ({}/{})", 100.0 * stats[oos].recall, stats[oos].correct, stats[oos].support)?;
+        if let Some(o) = self.out_of_scope {
+            let oos = &self.labels[o.label];
+            let line = |m: &OosMetrics| {
+                format!(
+                    "in-scope accuracy {:.2} %, oos recall {:.2} %, overall {:.2} % ({} in scope, {} {oos})",
+                    100.0 * m.in_scope_accuracy,
+                    100.0 * m.oos_recall,
+                    100.0 * m.overall_accuracy,
+                    m.in_scope,
+                    m.oos
+                )
+            };
+            writeln!(out, "best label   {}", line(&o.by_label))?;
+            if let Some(rule) = &o.rule {
+                writeln!(out, "rejecting    {} (score below {:.3} or label {oos})", line(rule), f64::from(rule.below_q15) / 32768.0)?;
+            }
         }
 
         let shown = self.shown_labels(&stats);
@@ -332,12 +382,6 @@ mod tests {
     }
 
     #[test]
-    fn in_scope_accuracy_drops_the_excluded_rows_only() {
-        // Rows 0 and 1: 5 right of 8; predicting label 2 for a row-1 text stays wrong.
-        assert!((sample().accuracy_without(2) - 5.0 / 8.0).abs() < 1e-12);
-    }
-
-    #[test]
     fn per_class_matches_hand_computed_scores() {
         let stats = sample().per_class();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
@@ -371,7 +415,7 @@ mod tests {
     fn unknown_label_names_label_and_line() {
         let labels = ["a".to_owned(), "b".to_owned()];
         let rows = [("b".to_owned(), "x".to_owned()), ("c".to_owned(), "y".to_owned())];
-        let err = label_ids(&rows, &labels, Path::new("d.tsv")).unwrap_err();
+        let err = label_ids(&rows, &labels, OOS, Path::new("d.tsv")).unwrap_err();
         assert_eq!(err, "d.tsv:2: label `c` is not one of the model's 2 labels");
     }
 }

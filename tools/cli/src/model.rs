@@ -3,7 +3,7 @@
 
 use convbert::float::ops::softmax;
 use convbert::float::LayerWeights;
-use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
+use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model, Rejection};
 use convbert::tokenizer::Tokenizer;
 use convbert_hf::Checkpoint;
 use std::error::Error;
@@ -21,6 +21,8 @@ pub enum ModelSource {
 pub struct Prediction {
     /// Index of the best label.
     pub label: usize,
+    /// Its probability in Q15 (the int8 engine's own; the float model's rounded).
+    pub score_q15: u16,
     /// Softmax of the logits.
     pub probabilities: Vec<f32>,
     /// The logits (the int8 engine's, times its logit scale).
@@ -59,6 +61,14 @@ impl ModelSource {
     /// Whether this is the int8 engine.
     pub fn is_int8(&self) -> bool {
         matches!(self, Self::Blob(..))
+    }
+
+    /// The blob's out-of-scope rule (a checkpoint has none).
+    pub fn rejection(&self) -> Rejection {
+        match self {
+            Self::Checkpoint(_) => Rejection::default(),
+            Self::Blob(blob, _) => Model::from_bytes(blob.bytes()).map(|m| m.rejection()).unwrap_or_default(),
+        }
     }
 
     /// The model's tokenizer.
@@ -122,7 +132,7 @@ impl TextClassifier for Int8Classifier<'_> {
         let logits = result.logits.iter().map(|&l| l as f32 * self.logit_scale).collect();
         let mut p = prediction(logits, result.truncated);
         // The engine's own choice (first maximum of the integer logits) is the answer.
-        p.label = result.label;
+        (p.label, p.score_q15) = (result.label, result.score_q15);
         Ok(p)
     }
 }
@@ -131,5 +141,6 @@ fn prediction(logits: Vec<f32>, truncated: bool) -> Prediction {
     let mut probabilities = logits.clone();
     softmax(&mut probabilities);
     let label = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a))).unwrap_or(0);
-    Prediction { label, probabilities, logits, truncated }
+    let score_q15 = (f64::from(probabilities.get(label).copied().unwrap_or(0.0)) * 32768.0).round() as u16;
+    Prediction { label, score_q15, probabilities, logits, truncated }
 }

@@ -1,11 +1,14 @@
 //! `convbert quantize`: a Hugging Face checkpoint in, one packed int8 blob out, with a report
 //! of what quantization cost (SQNR per layer, agreement with the float model, memory).
 
-use crate::{progress, texts, CliResult};
-use convbert::int8::{arena_bytes, AlignedBlob, Engine, Model};
+use crate::model::ModelSource;
+use crate::{eval, progress, texts, CliResult};
+use convbert::int8::{arena_bytes, with_rejection, AlignedBlob, Engine, Model, Rejection};
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
+use convbert_quantize::reject::{self, OosMetrics};
 use convbert_quantize::{calibrate, dense_inputs, measure, pack, spread, PackOptions, PackVocab, Report};
+use std::error::Error;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,9 +20,42 @@ pub struct Options<'a> {
     pub samples: usize,
     pub max_len: Option<usize>,
     pub prune_vocab: &'a [PathBuf],
+    pub prune_min_count: usize,
     pub out: &'a Path,
     pub pack: PackOptions<'a>,
     pub weight_rounding: WeightRounding,
+    /// The out-of-scope rule to store, if any.
+    pub reject: Option<RejectOptions<'a>>,
+}
+
+/// `--reject` and its companions.
+pub struct RejectOptions<'a> {
+    pub threshold: Reject,
+    /// Held-out labelled texts (`--valid`) to choose the threshold on and to report it.
+    pub valid: Option<&'a Path>,
+    /// The label meaning "none of the others" (`--oos-label`), if the model has it.
+    pub oos_label: &'a str,
+    /// Points of in-scope accuracy `auto` may give up on `valid`.
+    pub max_drop_points: f64,
+}
+
+/// How the rejection threshold is set.
+#[derive(Clone, Copy, Debug)]
+pub enum Reject {
+    /// The highest oos recall on `--valid` within the accuracy budget.
+    Auto,
+    /// Reject best-label scores below this Q15 value.
+    Below(u16),
+}
+
+impl std::str::FromStr for Reject {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            _ => s.parse().map(Self::Below).map_err(|_| format!("`{s}`: give `auto` or a Q15 score threshold 0-65535")),
+        }
+    }
 }
 
 /// How the weights get their int8 values.
@@ -58,7 +94,7 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
         full
     } else {
         let corpus = prune_corpus(o.prune_vocab)?;
-        let pruned = PackVocab::pruned(&tokenizer, &corpus)?;
+        let pruned = PackVocab::pruned(&tokenizer, &corpus, o.prune_min_count)?;
         writeln!(out, 
             "vocabulary   pruned to {} of {} tokens ({} corpus texts)",
             pruned.rows.len(),
@@ -91,9 +127,16 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let bar = progress::bar("measuring", calibration.len());
     let report = measure(&model, &tokenizer, &packed, blob.bytes(), &calibration, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
-    write_atomically(o.out, &packed.blob)?;
+    let blob_bytes = match &o.reject {
+        None => packed.blob.clone(),
+        Some(r) => {
+            let rejection = choose_rejection(r, &packed.blob, &ckpt.labels, out)?;
+            with_rejection(&packed.blob, rejection).map_err(|e| format!("setting the rejection rule: {e}"))?
+        }
+    };
+    write_atomically(o.out, &blob_bytes)?;
 
-    writeln!(out, "blob         {} ({} bytes, {} vocabulary tokens)", o.out.display(), packed.blob.len(), qmodel.tokenizer().vocab.len())?;
+    writeln!(out, "blob         {} ({} bytes, {} vocabulary tokens)", o.out.display(), blob_bytes.len(), qmodel.tokenizer().vocab.len())?;
     writeln!(out, "calibration  {} texts spread over {}", calibration.len(), o.calib.display())?;
     let arena: Vec<String> = [16, 32, 64, 128].iter().map(|&l| format!("{l} tokens {}", arena_bytes(&qmodel, l))).collect();
     writeln!(out, "arena bytes  {} (max length {max_len})", arena.join(", "))?;
@@ -102,6 +145,46 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     write_chart(&report, &chart)?;
     writeln!(out, "chart        {}", chart.display())?;
     Ok(())
+}
+
+/// The out-of-scope rule of `--reject`: the threshold given, or the one chosen on `--valid`
+/// (reported with what it does there).
+fn choose_rejection(r: &RejectOptions<'_>, blob: &[u8], labels: &[String], out: &mut dyn Write) -> Result<Rejection, Box<dyn Error>> {
+    let oos = labels.iter().position(|l| l == r.oos_label);
+    let Some(valid) = r.valid else {
+        return match r.threshold {
+            Reject::Below(q15) => Ok(reject::rejection(q15, oos)),
+            Reject::Auto => Err("--reject auto chooses the threshold on held-out texts: give --valid FILE.tsv".into()),
+        };
+    };
+    let rows = texts::read_tsv(valid)?;
+    let truth = eval::label_ids(&rows, labels, r.oos_label, valid)?;
+    let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+    let source = ModelSource::Blob(AlignedBlob::new(blob), labels.to_vec());
+    let (predicted, scores) = eval::predict(&source, &texts, "rejection")?;
+    // Out-of-scope texts are labelled `oos_label`, the model's own label or one past them.
+    let scored = eval::scored(&truth, &predicted, &scores, oos.unwrap_or(labels.len()));
+    let chosen = match r.threshold {
+        Reject::Auto => reject::choose_threshold(&scored, r.max_drop_points / 100.0),
+        Reject::Below(q15) => OosMetrics::at(&scored, q15),
+    };
+    let before = OosMetrics::at(&scored, 0);
+    writeln!(
+        out,
+        "rejection    scores below {} ({:.3}){}; on {} ({} texts, {} out of scope): in-scope accuracy {:.2} % -> {:.2} %, \
+         oos recall {:.2} % -> {:.2} %",
+        chosen.below_q15,
+        f64::from(chosen.below_q15) / 32768.0,
+        oos.map_or(String::new(), |_| format!(" and label {}", r.oos_label)),
+        valid.display(),
+        scored.len(),
+        chosen.oos,
+        100.0 * before.in_scope_accuracy,
+        100.0 * chosen.in_scope_accuracy,
+        100.0 * before.oos_recall,
+        100.0 * chosen.oos_recall
+    )?;
+    Ok(reject::rejection(chosen.below_q15, oos))
 }
 
 /// `samples` texts spread over the `label<TAB>text` lines of `path`; never empty.

@@ -110,6 +110,56 @@ fn classify_json_gives_label_score_and_logits() {
 }
 
 #[test]
+fn classify_file_output_keeps_input_order_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = std::fs::read_to_string(repo().join("../shared/datasets/snips/test.tsv")).unwrap();
+    let texts: Vec<&str> = dataset.lines().take(40).map(|l| l.split_once('\t').unwrap().1).collect();
+    let file = dir.path().join("texts.txt");
+    std::fs::write(&file, texts.join("\n")).unwrap();
+    let blob = dir.path().join("m.cbq");
+    let data = golden_dataset(dir.path());
+    let model = path_str(&golden_model()).to_owned();
+    let quantize = ["quantize", "--model", &model, "--calib", path_str(&data), "--out", path_str(&blob), "--threads", "2"];
+    assert!(convbert(&quantize).status.success());
+
+    // Both engines: the f32 reference (checkpoint) and the int8 engine (blob).
+    for model in [model.as_str(), path_str(&blob)] {
+        let classify = |threads: &str, json: &[&str]| {
+            let out = convbert(&[&["classify", "--model", model, "--file", path_str(&file), "--threads", threads], json].concat());
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            stdout(&out)
+        };
+        let one = classify("1", &["--json"]);
+        let shown: Vec<String> = one.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(shown, texts);
+        assert_eq!(classify("3", &["--json"]), one);
+        assert_eq!(classify("3", &[]), classify("1", &[]));
+    }
+}
+
+#[test]
+fn bench_times_the_logits_that_classify_gives() {
+    let model = path_str(&golden_model()).to_owned();
+    let out = convbert(&["bench", "--model", &model, "--iters", "3", "--warmup", "1", "book me a flight", "cancel"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let classified = stdout(&convbert(&["classify", "--model", &model, "--json", "book me a flight", "cancel"]));
+    for (line, expected) in lines.iter().zip(classified.lines()) {
+        let expected: serde_json::Value = serde_json::from_str(expected).unwrap();
+        assert_eq!(line["engine"], "f32");
+        assert_eq!(line["iters"], 3);
+        assert_eq!(line["logits"], expected["logits"]);
+        let (min, median) = (line["min_ms"].as_f64().unwrap(), line["median_ms"].as_f64().unwrap());
+        assert!(0.0 < min && min <= median, "{line}");
+        // Thread CPU time (Unix): never more than the wall time around it, beyond clock noise.
+        assert!(line["cpu_median_ms"].as_f64().is_some_and(|cpu| 0.0 < cpu && cpu <= 1.5 * median + 0.1), "{line}");
+    }
+    assert_eq!(lines.len(), 2);
+    let ids = stdout(&convbert(&["tokenize", "--model", &model, "book me a flight"]));
+    assert_eq!(lines[0]["tokens"], ids.split_whitespace().count());
+}
+
+#[test]
 fn missing_folder_is_a_clear_error() {
     let err = failure(&["classify", "--model", "/no/such/model", "hello"]);
     assert!(err.contains("/no/such/model: no such model folder"), "{err}");
@@ -294,6 +344,8 @@ fn usage_errors_are_one_line_with_status_2() {
         &["quantize", "--model", model],
         &["quantize", "--model", model, "--calib", "c.tsv", "--out", "m.cbq", "--samples", "many"],
         &["quantize", "--model", model, "--calib", "c.tsv", "--out", "m.cbq", "--residual-bits", "40"],
+        &["classify", "--model", model, "--threads", "0", "hi"],
+        &["bench", "--model", model, "--iters", "0", "hi"],
     ] {
         let err = one_line_failure(args, 2);
         assert!(!args.is_empty() || err == "error: no command given; try `convbert --help` for the list\n", "{err}");

@@ -2,12 +2,33 @@
 //! one at a time; this spreads them over the machine's cores. Each thread works through its
 //! own contiguous share with its own buffers and returns a partial result, which the caller
 //! merges (max-abs ranges and summed energies do not depend on the order).
+//!
+//! The thread count is process-wide ([`set_threads`], a command's `--threads`), like the size
+//! of a global thread pool, so that the library functions that fan out (`calibrate`,
+//! `dense_inputs`, `measure`) need no extra parameter.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-/// Runs `job` on `items` split into one contiguous share per core and returns the shares'
-/// results in order. `job(share, tick)` calls `tick()` after each item; `progress(done,
-/// total)` is called on this thread for every tick.
+/// The limit set by [`set_threads`]; 0 means one thread per core.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes every later [`on_all_cores`] use `n` threads (0: one per core, the default).
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The threads [`on_all_cores`] uses: the [`set_threads`] count, else one per core.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Runs `job` on `items` split into one contiguous share per thread ([`threads`]) and returns
+/// the shares' results in order. `job(share, tick)` calls `tick()` after each item;
+/// `progress(done, total)` is called on this thread for every tick.
 ///
 /// # Errors
 /// The first share's error, with the item numbers of that share as `job` reported them.
@@ -16,8 +37,7 @@ pub fn on_all_cores<T: Sync, R: Send>(
     job: impl Fn(Share<'_, T>, &dyn Fn()) -> Result<R, String> + Sync,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<R>, String> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let share_len = items.len().div_ceil(cores).max(1);
+    let share_len = items.len().div_ceil(threads()).max(1);
     let (ticks, ticked) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         let workers: Vec<_> = items
@@ -69,6 +89,15 @@ mod tests {
         assert_eq!(ticks, 1001);
         assert_eq!(shares.iter().flat_map(|(_, s)| s.iter().copied()).collect::<Vec<_>>(), items);
         assert!(shares.iter().all(|(first, s)| s.first() == Some(first)));
+    }
+
+    #[test]
+    fn set_threads_sets_the_number_of_shares() {
+        let items = [0u8; 10];
+        set_threads(3);
+        let shares = on_all_cores(&items, |share, _| Ok(share.items.len()), |_, _| {}).unwrap();
+        set_threads(0);
+        assert_eq!(shares, [4, 4, 2]);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! text). The per-row scales are unchanged (max-abs of the float row), so the blob's format and
 //! the engine do not change; only which int8 value each weight gets.
 
-use convbert::float::{Observer, Point};
+use convbert::float::{ops, Observer, Point};
 use convbert::ModelConfig;
 use std::collections::HashMap;
 
@@ -85,34 +85,30 @@ impl Observer for DenseInputs {
 pub struct InputMoments {
     /// Input width `n`.
     pub width: usize,
-    /// `n x n`, row-major; only the upper triangle is filled while adding.
+    /// `n x n`, row-major: the sum over the rows already moved out of `pending`.
     sum: Vec<f64>,
+    /// Rows not yet in `sum`. Rows arrive one token (or one text) at a time; summing them
+    /// [`BATCH_ROWS`] at a time makes the sum one GEMM per batch instead of a rank-1 update
+    /// per row. Each batch is summed in f32 and the batches in f64, which keeps `sum` as
+    /// exact as GPTQ needs (its dampening alone moves `H` by 1 %).
+    pending: Vec<f32>,
     /// Rows added.
     pub rows: usize,
 }
 
+/// Rows summed per GEMM by [`InputMoments`].
+const BATCH_ROWS: usize = 256;
+
 impl InputMoments {
     /// Empty moments for inputs of `width`.
     pub fn new(width: usize) -> Self {
-        Self { width, sum: vec![0.0; width * width], rows: 0 }
+        Self { width, sum: vec![0.0; width * width], pending: Vec::new(), rows: 0 }
     }
 
     /// Adds every row of `values` (a whole number of rows of `width`).
     pub fn add_rows(&mut self, values: &[f32]) {
-        let n = self.width;
-        for x in values.chunks_exact(n) {
-            for (i, &xi) in x.iter().enumerate() {
-                if xi == 0.0 {
-                    continue;
-                }
-                let xi = xi as f64;
-                let row = &mut self.sum[i * n..][..n];
-                for (s, &xj) in row[i..].iter_mut().zip(&x[i..]) {
-                    *s += xi * xj as f64;
-                }
-            }
-            self.rows += 1;
-        }
+        self.rows += values.len() / self.width;
+        self.push(values);
     }
 
     /// Adds what `other` saw.
@@ -121,18 +117,32 @@ impl InputMoments {
             *s += o;
         }
         self.rows += other.rows;
+        self.push(&other.pending);
     }
 
-    /// The symmetric matrix, mirrored from the upper triangle.
-    fn full(&self) -> Vec<f64> {
-        let n = self.width;
-        let mut h = self.sum.clone();
-        for i in 0..n {
-            for j in 0..i {
-                h[i * n + j] = h[j * n + i];
-            }
+    /// Queues rows (already counted), summing the queue once it holds a batch.
+    fn push(&mut self, values: &[f32]) {
+        self.pending.extend_from_slice(&values[..values.len() / self.width * self.width]);
+        if self.pending.len() >= BATCH_ROWS * self.width {
+            add_gram(&mut self.sum, &self.pending, self.width);
+            self.pending.clear();
         }
+    }
+
+    /// The full symmetric matrix.
+    fn full(&self) -> Vec<f64> {
+        let mut h = self.sum.clone();
+        add_gram(&mut h, &self.pending, self.width);
         h
+    }
+}
+
+/// `sum += x^T x` for the rows of `x` (`[rows, n]`), summed in f32 by one GEMM.
+fn add_gram(sum: &mut [f64], x: &[f32], n: usize) {
+    let mut gram = vec![0.0f32; n * n];
+    ops::add_gram(x, n, &mut gram);
+    for (s, g) in sum.iter_mut().zip(gram) {
+        *s += f64::from(g);
     }
 }
 
@@ -159,8 +169,7 @@ pub fn round_rows(rows: &[Vec<f32>], scales: &[f64], moments: &InputMoments) -> 
     }
     // U: the upper Cholesky factor of H^-1, whose row i says how the later columns absorb
     // column i's error.
-    let inverse = inverse_from_cholesky(&cholesky_lower(&h, n)?, n);
-    let u = transpose(&cholesky_lower(&inverse, n)?, n);
+    let u = upper_cholesky_of_inverse(&h, n)?;
 
     Some(
         rows.iter()
@@ -182,13 +191,26 @@ pub fn round_rows(rows: &[Vec<f32>], scales: &[f64], moments: &InputMoments) -> 
     )
 }
 
+/// The upper triangular `U` with `U^T U = a^-1` (`a` symmetric positive definite, `n x n`),
+/// or `None` if `a` is not positive definite.
+///
+/// With `J` the order-reversing permutation (`J x J` of a flat row-major matrix is the flat
+/// array reversed): if `J a J = L L^T`, then `a = (J L J)(J L J)^T` with `J L J` upper
+/// triangular, so `a^-1 = U^T U` for `U = (J L J)^-1 = J L^-1 J`. One factorisation and one
+/// triangular inverse, instead of inverting `a` and then factoring the inverse.
+fn upper_cholesky_of_inverse(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let reversed: Vec<f64> = a.iter().rev().copied().collect();
+    let mut u = lower_inverse(&cholesky_lower(&reversed, n)?, n);
+    u.reverse();
+    Some(u)
+}
+
 /// `L` with `L L^T = a` (a symmetric positive definite, `n x n`), or `None` if it is not.
 fn cholesky_lower(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
-            let dot: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            let v = a[i * n + j] - dot;
+            let v = a[i * n + j] - dot(&l[i * n..][..j], &l[j * n..][..j]);
             if i == j {
                 if v <= 0.0 || !v.is_finite() {
                     return None;
@@ -202,37 +224,41 @@ fn cholesky_lower(a: &[f64], n: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
-/// `a^-1 = L^-T L^-1` from `a`'s lower Cholesky factor `L`.
-fn inverse_from_cholesky(l: &[f64], n: usize) -> Vec<f64> {
-    // M = L^-1, lower triangular, column by column.
+/// `L^-1` of a lower triangular `L` (`n x n`, non-zero diagonal), row by row: `L M = I` says
+/// `L[i][i] M[i] = e_i - sum_{k<i} L[i][k] M[k]`, so each row is a sum of earlier rows, read
+/// and written contiguously.
+fn lower_inverse(l: &[f64], n: usize) -> Vec<f64> {
     let mut m = vec![0.0; n * n];
-    for c in 0..n {
-        m[c * n + c] = 1.0 / l[c * n + c];
-        for i in c + 1..n {
-            let s: f64 = (c..i).map(|k| l[i * n + k] * m[k * n + c]).sum();
-            m[i * n + c] = -s / l[i * n + i];
-        }
-    }
-    // (M^T M)[i][j] = sum_k M[k][i] M[k][j], k >= max(i, j).
-    let mut inv = vec![0.0; n * n];
     for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (i..n).map(|k| m[k * n + i] * m[k * n + j]).sum();
-            inv[i * n + j] = s;
-            inv[j * n + i] = s;
+        let (done, rest) = m.split_at_mut(i * n);
+        let row = &mut rest[..n];
+        row[i] = 1.0;
+        // Row k of M is zero past column k.
+        for (k, (&l_ik, row_k)) in l[i * n..][..i].iter().zip(done.chunks_exact(n)).enumerate() {
+            for (r, &m_k) in row[..=k].iter_mut().zip(&row_k[..=k]) {
+                *r -= l_ik * m_k;
+            }
+        }
+        let inv = 1.0 / l[i * n + i];
+        for r in &mut row[..=i] {
+            *r *= inv;
         }
     }
-    inv
+    m
 }
 
-fn transpose(a: &[f64], n: usize) -> Vec<f64> {
-    let mut t = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            t[j * n + i] = a[i * n + j];
+/// `sum a[k] b[k]` in eight interleaved partial sums: one running sum would be a chain of
+/// dependent adds that the compiler may not reorder; eight fill the vector lanes.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    let mut lanes = [0.0; 8];
+    for (x, y) in a8.zip(b8) {
+        for ((s, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *s += x * y;
         }
     }
-    t
+    lanes.iter().sum::<f64>() + tail
 }
 
 #[cfg(test)]
@@ -277,13 +303,17 @@ mod tests {
     }
 
     #[test]
-    fn inverse_is_an_inverse() {
+    fn upper_factor_is_of_the_inverse() {
+        // U^T U = a^-1, so U^T U a = I, with U upper triangular.
         let n = 3;
         let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
-        let inv = inverse_from_cholesky(&cholesky_lower(&a, n).unwrap(), n);
+        let u = upper_cholesky_of_inverse(&a, n).unwrap();
         for i in 0..n {
+            for j in 0..i {
+                assert_eq!(u[i * n + j], 0.0);
+            }
             for j in 0..n {
-                let p: f64 = (0..n).map(|k| a[i * n + k] * inv[k * n + j]).sum();
+                let p: f64 = (0..n).map(|k| (0..n).map(|m| u[m * n + i] * u[m * n + k]).sum::<f64>() * a[k * n + j]).sum();
                 assert!((p - f64::from(u8::from(i == j))).abs() < 1e-12);
             }
         }

@@ -2,13 +2,15 @@
 //!
 //! [`calibrate`] runs the float reference on real utterances and records every tensor's
 //! range; [`pack`] turns weights and ranges into the blob that `convbert::int8::Model`
-//! reads. The numerics are described in `docs/INT8.md`.
+//! reads; [`reject`] chooses its out-of-scope threshold. The numerics are described in
+//! `docs/INT8.md`.
 
 pub mod calibrate;
 pub mod cores;
 pub mod gptq;
 pub mod pack;
 pub mod prune;
+pub mod reject;
 pub mod report;
 
 pub use calibrate::{calibrate, dense_inputs, spread, Ranges};

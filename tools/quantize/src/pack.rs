@@ -13,7 +13,7 @@ use crate::gptq::{self, DenseInputs, InputMoments};
 use convbert::float::{Dense, FloatModel, Layout, Point};
 use convbert::int8::format::{self, ClassifierScalars, ConfigRecord, EmbeddingScalars, Header, LayerScalars, LnOutput, TokenizerRecord};
 use convbert::int8::activation::{table_input, TABLE_LEN};
-use convbert::int8::{BlobWriter, Requant};
+use convbert::int8::{BlobWriter, Rejection, Requant};
 use crate::prune::PackVocab;
 use convbert::tokenizer::{TokenizerSettings, Vocab};
 use convbert::{Activation, ModelConfig};
@@ -359,6 +359,8 @@ pub fn pack(
         tokenizer: TokenizerRecord { lowercase: settings.lowercase, strip_accents: settings.strip_accents, max_len: settings.max_len as u32 },
         labels: &label_text,
         logit_scale_f16: half::f16::from_f64(logit_scale).to_bits(),
+        // Chosen afterwards on held-out data, if at all (`convbert quantize --reject`).
+        rejection: Rejection::default(),
     };
     let blob = w.finish(&header).map_err(|err| format!("header: {err}"))?;
     Ok(Packed { blob, residual_scales, logit_scale })

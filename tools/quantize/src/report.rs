@@ -104,15 +104,14 @@ pub fn measure(
                 // Both at the blob's max length, so a long text is cut the same way.
                 let float_len = fe.len.min(max_len);
                 float.classify_observed(&float_ids[..float_len], None, &mut scratch, &mut logits, &mut rows).map_err(|e| fail(&e))?;
-                engine
-                    .observe_ids(&int8_ids[..qe.len], &mut |stage, residual| {
+                let result = engine
+                    .classify_ids_observed(&int8_ids[..qe.len], &mut |stage, residual| {
                         let scale = packed.residual_scales.get(stage).copied().unwrap_or(0.0);
                         if let Some(reference) = rows.rows.get(stage) {
                             sums.stages[stage].add(reference, residual.iter().map(|&q| q as f64 * scale));
                         }
                     })
                     .map_err(|e| fail(&e))?;
-                let result = engine.classify_ids(&int8_ids[..qe.len]).map_err(|e| fail(&e))?;
                 sums.logits.add(&logits, result.logits.iter().map(|&q| q as f64 * packed.logit_scale));
                 let float_best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a))).unwrap_or(0);
                 sums.agree += usize::from(float_best == result.label);

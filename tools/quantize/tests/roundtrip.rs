@@ -66,6 +66,6 @@ fn empty_calibration_and_prune_sets_are_refused() {
     let tokenizer = ckpt.tokenizer().unwrap();
     let err = convbert_quantize::calibrate(&model, &tokenizer, &[], |_, _| {}).err().unwrap();
     assert_eq!(err, "no calibration texts: the ranges need at least one");
-    let err = convbert_quantize::PackVocab::pruned(&tokenizer, &[]).err().unwrap();
+    let err = convbert_quantize::PackVocab::pruned(&tokenizer, &[], 1).err().unwrap();
     assert_eq!(err, "no corpus texts to prune the vocabulary for");
 }

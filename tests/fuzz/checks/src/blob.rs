@@ -1,9 +1,11 @@
-//! Blob bytes into `Model::from_bytes`: as they are, and re-sealed so that a mutation gets past
-//! the magic, version and CRC-32 checks to the header, table and tensor checks.
+//! Blob bytes into `Model::from_bytes`: as they are, re-sealed so that a mutation gets past
+//! the magic, version and CRC-32 checks to the header, table and tensor checks, and decoded
+//! into a well-formed blob by [`structured_blob`].
 
 use crate::engine::check_model;
-use convbert::int8::format::{FORMAT_VERSION, MAGIC, PREAMBLE_LEN};
-use convbert::int8::{crc32, AlignedBlob, Model};
+use crate::structured::structured_blob;
+use crate::reseal::reseal;
+use convbert::int8::{AlignedBlob, Model};
 
 /// Parses `data` (copied to aligned memory, as a device's flash would be) and, when it
 /// parses, runs it through [`check_model`].
@@ -19,18 +21,14 @@ pub fn blob_resealed(data: &[u8]) {
     blob_raw(&reseal(data));
 }
 
-/// `data` with the current magic and version written over its first six bytes and its last
-/// four replaced by the CRC-32 of the rest; inputs too short to hold a preamble and a CRC are
-/// returned as they are (the parser calls them truncated).
-fn reseal(data: &[u8]) -> Vec<u8> {
-    let mut blob = data.to_vec();
-    if blob.len() < PREAMBLE_LEN + 4 {
-        return blob;
+/// Packs the architecture and values `data` decodes to ([`structured_blob`]), checks that the
+/// blob parses, and runs it through [`check_model`].
+pub fn blob_structured(data: &[u8]) {
+    let Ok(blob) = structured_blob(data) else { return };
+    let aligned = AlignedBlob::new(&blob);
+    match Model::from_bytes(aligned.bytes()) {
+        Ok(model) => check_model(&model),
+        Err(e) => panic!("a well-formed blob from BlobWriter was refused: {e}"),
     }
-    blob[..4].copy_from_slice(&MAGIC);
-    blob[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let body = blob.len() - 4;
-    let crc = crc32(&blob[..body]);
-    blob[body..].copy_from_slice(&crc.to_le_bytes());
-    blob
 }
+

@@ -4,8 +4,9 @@
 use convbert::int8::{arena_bytes, Classification, ClassifyError, Engine, Model};
 
 /// Texts every parsed model classifies: empty, ASCII, non-ASCII, and longer than any max_len
-/// the fuzzed blobs can afford to run.
-const TEXTS: [&str; 4] = [
+/// the fuzzed blobs can afford to run. `tests/on-target`'s build script reads them too, to
+/// classify the seeds' blobs on the host and on every board.
+pub(crate) const TEXTS: [&str; 4] = [
     "",
     "play some music, book a flight to paris!",
     "réserver un vol pour Zürich 飞往北京 🛫 \u{0}\u{200b}",

@@ -17,12 +17,13 @@
 mod blob;
 mod engine;
 mod hf_folder;
+mod reseal;
 mod structured;
 mod tokenizer;
 
-pub use blob::{blob_raw, blob_resealed};
+pub use blob::{blob_raw, blob_resealed, blob_structured};
 pub use hf_folder::{hf_folder, tiny_checkpoint, CHECKPOINT_FILES};
-pub use structured::{blob_structured, structured_blob};
+pub use structured::structured_blob;
 pub use tokenizer::tokenizer;
 
 /// A target's name (its corpus folder's name) and its check.

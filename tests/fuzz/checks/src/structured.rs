@@ -5,29 +5,21 @@
 //!
 //! Every such blob is well formed, so `Model::from_bytes` must accept it and the engine must
 //! run it: this reaches the forward pass with weights and scales no quantizer would choose.
+//!
+//! The decoder only (the check is `blob::blob_structured`): it needs nothing but `arbitrary`
+//! and the engine, so `tests/on-target`'s build script compiles this file too, to turn the
+//! committed seeds into the blobs it runs on every board.
 
-use crate::engine::check_model;
 use arbitrary::{Result, Unstructured};
 use convbert::int8::format::{
     self, ClassifierScalars, ConfigRecord, Dtype, EmbeddingScalars, Header, LayerScalars, LnOutput, TokenizerRecord,
 };
-use convbert::int8::{AlignedBlob, BlobWriter, Model, Requant};
+use convbert::int8::{BlobWriter, Rejection, Requant};
 use convbert::tokenizer::{Vocab, SPECIAL_TOKENS};
 use convbert::{Activation, ModelConfig};
 
 /// Word pieces a generated vocabulary may hold besides the special tokens.
 const PIECES: [&str; 10] = ["play", "##ing", "music", "book", "##s", "flight", "paris", "é", "北", "!"];
-
-/// Packs the architecture and values `data` decodes to, checks that the blob parses, and runs
-/// it through [`check_model`].
-pub fn blob_structured(data: &[u8]) {
-    let Ok(blob) = structured_blob(data) else { return };
-    let aligned = AlignedBlob::new(&blob);
-    match Model::from_bytes(aligned.bytes()) {
-        Ok(model) => check_model(&model),
-        Err(e) => panic!("a well-formed blob from BlobWriter was refused: {e}"),
-    }
-}
 
 /// The blob `data` decodes to (see the module doc).
 ///
@@ -85,6 +77,15 @@ pub fn structured_blob(data: &[u8]) -> Result<Vec<u8>> {
         tokenizer: TokenizerRecord { lowercase: u.arbitrary()?, strip_accents: u.arbitrary()?, max_len: max_len as u32 },
         labels: &labels,
         logit_scale_f16: u.arbitrary()?,
+        rejection: Rejection {
+            below_q15: u.arbitrary()?,
+            // One of the model's labels: `Model::from_bytes` refuses any other.
+            no_intent_label: match config.num_labels {
+                0 => None,
+                labels if u.arbitrary()? => Some(u.int_in_range(0..=labels - 1)? as u16),
+                _ => None,
+            },
+        },
     };
     Ok(w.finish(&header).expect("a header of small integers and short labels serializes"))
 }

@@ -1,8 +1,10 @@
 //! Instruction counter: SysTick free-running over 24 bits, wraps counted by its exception.
 //!
 //! Under `qemu -icount shift=0` one instruction takes 1 ns of virtual time, so instructions =
-//! ticks * (1e9 / SysTick clock), the board's `NS_PER_TICK`. (DWT CYCCNT reads 0 in QEMU 7.2.)
-//! Resolution is one tick (e.g. 40 instructions at 25 MHz).
+//! ticks * (1e9 / SysTick clock), the board's nanoseconds per tick. (DWT CYCCNT reads 0 in
+//! QEMU 7.2, so SysTick is the one counter that works both there and on hardware, where a tick
+//! of the core clock is a cycle.) Resolution is one tick (e.g. 40 instructions at 25 MHz).
+#![no_std]
 
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
