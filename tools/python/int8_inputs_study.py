@@ -21,8 +21,12 @@ Sites (per layer unless noted):
   ffn1  intermediate.dense input (attention LayerNorm output; the residual itself stays f32);
   ffn2  output.dense input (GELU output);
   emb   embeddings_project input (E-wide embedding LayerNorm output; once);
-  cls   classifier dense and out_proj inputs (once).
-Other tensors (q, k, v, span key, softmax, LayerNorm, GELU, residual sums) stay f32.
+  cls   classifier dense and out_proj inputs (once);
+  v     the value projection's output (the P.V product's input, stored [L, A] for all tokens);
+  cv    the conv value projection's output (the dynamic convolution's input, [L, A]).
+v and cv are the engine's int16 arena rows that an int8 form would halve (the 64-token
+ConvBERT-small arena, issue 11). Other tensors (q, k, span key, softmax, LayerNorm, GELU,
+residual sums) stay f32.
 
 The forward pass is re-implemented with plain tensor ops (HF's unfold/conv path is ~10x slower
 on CPU) and checked against transformers' ConvBertForSequenceClassification logits on every
@@ -57,7 +61,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(ROOT, "..", "shared", "datasets")
 DATASET = {"snips": "snips", "clinc": "clinc150"}
 
-GROUPS = ["res", "pw", "kq", "ao", "ffn1", "ffn2", "emb", "cls"]
+GROUPS = ["res", "pw", "kq", "ao", "ffn1", "ffn2", "emb", "cls", "v", "cv"]
 
 # (row name, int8 groups); all other product inputs int16. PCT_SKIP: rows run with the max scale
 # only (extras outside the question; saves CPU time)
@@ -71,11 +75,14 @@ CONFIGS = [
     ("g", "g emb (embeddings projection)", ["emb"]),
     ("h", "h cls (classifier dense, out_proj)", ["cls"]),
     ("ab", "a+b (both FFN products)", ["ffn1", "ffn2"]),
+    ("v", "v value (P.V input)", ["v"]),
+    ("cv", "cv conv value (conv input)", ["cv"]),
+    ("abvcv", "a+b+v+cv (format 4 + int8 values)", ["ffn1", "ffn2", "v", "cv"]),
     ("e", "e = a+b+c+d", ["ffn1", "ffn2", "res", "ao"]),
     ("eg", "e + g", ["ffn1", "ffn2", "res", "ao", "emb"]),
     ("all", "all product inputs int8", GROUPS),
 ]
-PCT_SKIP = {"c' pw (pointwise: depthwise out)", "c'' kq (kernel gen: key*query)",
+PCT_SKIP = {"v value (P.V input)", "cv conv value (conv input)", "c' pw (pointwise: depthwise out)", "c'' kq (kernel gen: key*query)",
             "h cls (classifier dense, out_proj)", "all product inputs int8"}
 
 
@@ -141,7 +148,7 @@ class Model:
             xq = Q(f"{i}.res", x)
             q = F.linear(xq, P[ps + "query.weight"], P[ps + "query.bias"])
             k = F.linear(xq, P[ps + "key.weight"], P[ps + "key.bias"])
-            v = F.linear(xq, P[ps + "value.weight"], P[ps + "value.bias"])
+            v = Q(f"{i}.v", F.linear(xq, P[ps + "value.weight"], P[ps + "value.bias"]))
             # span-aware key: depthwise (zero padding) then pointwise
             wdw = P[ps + "key_conv_attn_layer.depthwise.weight"][:, 0, :]  # [H, K]
             xp = F.pad(xq, (0, 0, p, p))
@@ -150,7 +157,7 @@ class Model:
                 + P[ps + "key_conv_attn_layer.bias"][:, 0]
             kr = F.linear(Q(f"{i}.kq", ks * q), P[ps + "conv_kernel_layer.weight"], P[ps + "conv_kernel_layer.bias"])
             taps = torch.softmax(kr.view(B, L, nh, K), dim=-1)
-            co = F.linear(xq, P[ps + "conv_out_layer.weight"], P[ps + "conv_out_layer.bias"])
+            co = Q(f"{i}.cv", F.linear(xq, P[ps + "conv_out_layer.weight"], P[ps + "conv_out_layer.bias"]))
             cu = F.pad(co, (0, 0, p, p)).unfold(1, K, 1)  # [B, L, A, K]: co[t + j - p]
             conv = (cu.reshape(B, L, nh, hs, K) * taps[:, :, :, None, :]).sum(-1).reshape(B, L, A)
             qh = q.view(B, L, nh, hs).transpose(1, 2)
