@@ -76,13 +76,15 @@ pub fn demo_with_updates<B: Board>(board: &mut B, flash_blob: &'static [u8]) -> 
     let mut failures = 0;
     loop {
         let next = {
+            // Reported when a new model's arena does not fit beside this one.
+            let running_arena = loaded.arena.len();
             let Ok(model) = Model::from_bytes(loaded.blob.bytes()) else { board.exit(2) };
             let Ok(mut engine) = Engine::new(&model, &mut loaded.arena) else { board.exit(2) };
             loop {
                 let Some(text) = read_line(board, &mut line) else { board.exit(if failures == 0 { 0 } else { 1 }) };
                 match text.strip_prefix(REQUEST) {
                     None => failures += usize::from(!answer(board, &mut engine, text)),
-                    Some(length) => match receive(board, length, engine_arena_bytes(&engine)) {
+                    Some(length) => match receive(board, length, running_arena) {
                         Ok(new) => break new,
                         Err(why) => {
                             let _ = writeln!(Out(board), "update refused: {why}");
@@ -94,12 +96,6 @@ pub fn demo_with_updates<B: Board>(board: &mut B, flash_blob: &'static [u8]) -> 
         // The engine and its borrows are gone: the new model takes over.
         loaded = next;
     }
-}
-
-/// Bytes of the running model's arena.
-fn engine_arena_bytes(engine: &Engine<'_, '_>) -> usize {
-    let model = engine.model();
-    arena_bytes(model, model.tokenizer().settings.max_len)
 }
 
 /// Receives a blob of the announced length and loads it, or says why not. `running_arena`:
