@@ -288,6 +288,54 @@ pub fn native_vector_kernels_match_generic() -> Outcome {
     Ok(())
 }
 
+/// `Native::accumulate_i8` against `Generic::accumulate_i8` on 300 random int8 rows of 0-67
+/// values starting at every byte offset 0-3 (kernels that load words may not assume any),
+/// with runs of the extremes (-128, 127) and weights of every kind: random Q15 probabilities
+/// `0..=32768`, their extremes, the edges of the DSP kernel's `(0, -weight)` pair (-32767 in,
+/// -32768 and 32769 out), `i32::MIN`, `i32::MAX` and random `i32`s, onto random sums that
+/// wrap.
+pub fn native_accumulate_i8_matches_generic() -> Outcome {
+    if native_is_generic() {
+        return Ok(());
+    }
+    const N: usize = 67;
+    let mut rng = Lcg(18);
+    let mut buffer = [0i8; N + 3];
+    for case in 0..300 {
+        let n = rng.below(N + 1);
+        let offset = rng.below(4);
+        let row = &mut buffer[offset..offset + n];
+        let extremes = rng.below(4) == 0;
+        row.iter_mut().for_each(|v| *v = if extremes { [i8::MIN, i8::MAX, i8::MIN, rng.next_i8()][rng.below(4)] } else { rng.next_i8() });
+        let weight = match rng.below(8) {
+            0 | 1 => (rng.next_i16() as u16 as i32) % 32769,
+            2 => [0, 1, 32767, 32768][rng.below(4)],
+            3 => [-32767, -32768, 32769, -1][rng.below(4)],
+            4 => [i32::MIN, i32::MAX, i32::MIN + 1, 65536][rng.below(4)],
+            5 => rng.next_i16() as i32,
+            _ => rng.next_i32(),
+        };
+        let mut want = [0i32; N];
+        want.iter_mut().for_each(|v| *v = rng.next_i32());
+        let mut got = want;
+        // A sums slice longer than the row in some cases: only `min` of the two is summed.
+        let sums = (n + rng.below(2)).min(N);
+        Generic::accumulate_i8(&mut want[..sums], weight, row);
+        Native::accumulate_i8(&mut got[..sums], weight, row);
+        ensure!(want == got, "case {case}: accumulate_i8 over {n} from offset {offset} with weight {weight}");
+    }
+    // A full row of -128 by 32768 (the largest product of a Q15 probability, -2^22 each) onto
+    // sums at the edge of wrapping.
+    let (mut want, mut got) = ([i32::MIN + 5; N], [i32::MIN + 5; N]);
+    for offset in 0..4 {
+        let row = &MINUS_128[offset..offset + N];
+        Generic::accumulate_i8(&mut want, 32768, row);
+        Native::accumulate_i8(&mut got, 32768, row);
+        ensure!(want == got && want[0] == (i32::MIN + 5).wrapping_sub((offset as i32 + 1) << 22), "-128 x 32768 from offset {offset}: Native {}, Generic {}", got[0], want[0]);
+    }
+    Ok(())
+}
+
 /// `Native::dense` against `Generic::dense` for 9 to 12 token rows (several of the Cortex-M
 /// DSP kernel's 4-token tiles and a remainder of 1 to 3), inputs 32 or 64 per group (whole
 /// passes of its loops), 1 or 2 groups, 1-16 outputs, and token rows starting at an odd

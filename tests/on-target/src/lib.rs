@@ -79,6 +79,7 @@ pub static TESTS: &[UnitTest] = &[
     UnitTest { name: "kernels::native_dense_matches_generic", run: kernels::native_dense_matches_generic },
     UnitTest { name: "kernels::native_dense_extremes_wrap_like_generic", run: kernels::native_dense_extremes_wrap_like_generic },
     UnitTest { name: "kernels::native_vector_kernels_match_generic", run: kernels::native_vector_kernels_match_generic },
+    UnitTest { name: "kernels::native_accumulate_i8_matches_generic", run: kernels::native_accumulate_i8_matches_generic },
     UnitTest { name: "kernels::native_dense_many_tokens_matches_generic", run: kernels::native_dense_many_tokens_matches_generic },
     UnitTest { name: "kernels::native_requantize_loops_match_generic", run: kernels::native_requantize_loops_match_generic },
     UnitTest { name: "kernels::native_layer_norm_matches_generic", run: kernels::native_layer_norm_matches_generic },

@@ -130,6 +130,14 @@ pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
     }
 }
 
+/// `sums[c] += weight * row[c]` over an int8 row, `i32` wrapping.
+#[inline]
+pub fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+    for (sum, &v) in sums.iter_mut().zip(row) {
+        *sum = sum.wrapping_add(weight.wrapping_mul(v as i32));
+    }
+}
+
 /// `out[c] = requant[c].to_i16(acc[c])`: one requantization per channel.
 #[inline]
 pub fn requantize_i16(acc: &[i32], requant: &[Requant], out: &mut [i16]) {

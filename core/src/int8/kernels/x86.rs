@@ -124,6 +124,10 @@ impl Kernels for X86 {
         dispatch!(avx2::accumulate(sums, weight, row), generic::accumulate(sums, weight, row))
     }
 
+    fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+        dispatch!(avx2::accumulate_i8(sums, weight, row), generic::accumulate_i8(sums, weight, row))
+    }
+
     fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
         dispatch!(avx2::depthwise(x, channels, t, w, k, acc), generic::depthwise(x, channels, t, w, k, acc))
     }
@@ -164,7 +168,7 @@ impl Kernels for X86 {
 // The shared kernel suite (`tests/on-target/src/kernels.rs`) compares `Native` with `Generic` on
 // small shapes; these add the shapes that cross this module's own sizes: token rows past several
 // 4-token tiles, runs past the 64 outputs of one sink call, inputs past several 16-wide blocks
-// with every tail, and rows of values past several 8-wide blocks.
+// with every tail, and rows of values past several 8-wide (16 for `accumulate_i8`) blocks.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +285,18 @@ mod tests {
             Generic::add_residual(&mut want, &requant, &a, residual_rq);
             X86::add_residual(&mut got, &requant, &a, residual_rq);
             assert_eq!(want, got, "case {case}: add_residual {residual_rq:?}");
+            // The int8 row `b` into `acc`, by the Q15 extremes, weights past the DSP kernel's
+            // pair and random ones (drawn from `acc`, so that the cases above keep their data).
+            let weight = [32768, -32768, i32::MIN, i32::MAX, 0, -1, one.multiplier, acc.first().copied().unwrap_or(7)][case % 8];
+            let (mut want, mut got) = (acc.clone(), acc.clone());
+            Generic::accumulate_i8(&mut want, weight, &b);
+            X86::accumulate_i8(&mut got, weight, &b);
+            assert_eq!(want, got, "case {case}: accumulate_i8 over {n} by {weight}");
+            let offset = case % 3;
+            let (mut want, mut got) = (acc.clone(), acc.clone());
+            Generic::accumulate_i8(&mut want, weight, b.get(offset..).unwrap_or(&[]));
+            X86::accumulate_i8(&mut got, weight, b.get(offset..).unwrap_or(&[]));
+            assert_eq!(want, got, "case {case}: accumulate_i8 over {n} from {offset} by {weight}");
         }
     }
 }

@@ -37,7 +37,9 @@
 //! - `activate`, `activate_i8`: the table's two neighbouring entries of each lane by one
 //!   `VPGATHERDD` ([`lookup8`]).
 //! - `depthwise`: 8 channels at a time, each tap's 8 weights (`K` bytes apart) by one gather.
-//! - `accumulate`: `VPMULLD` by the broadcast weight, 8 lanes at a time.
+//! - `accumulate`: `VPMULLD` by the broadcast weight, 8 lanes at a time. `accumulate_i8`: 16
+//!   int8 values a step (one 16-byte load, `VPMOVSXBD` of each half), two `VPMULLD`, two
+//!   load-add-stores of 8 sums.
 
 use core::arch::x86_64::*;
 
@@ -256,6 +258,29 @@ pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
         c += 8;
     }
     generic::accumulate(sums.get_mut(c..n).unwrap_or(&mut []), weight, row.get(c..).unwrap_or(&[]));
+}
+
+/// [`super::Kernels::accumulate_i8`]: 16 values at a time, one unaligned 16-byte load widened
+/// by `VPMOVSXBD` in two halves of 8, `VPMULLD` by the broadcast weight (the `i32` wrapping
+/// product, exact for any weight), the rest one by one.
+#[target_feature(enable = "avx2")]
+pub fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+    let n = sums.len().min(row.len());
+    let weights = _mm256_set1_epi32(weight);
+    let mut c = 0;
+    while c + 16 <= n {
+        // SAFETY: `c + 16 <= n`: 16 values of `row` and 16 of `sums` from `c`.
+        unsafe {
+            let values = _mm_loadu_si128(row.as_ptr().add(c).cast());
+            let p = sums.as_mut_ptr().add(c).cast::<__m256i>();
+            let low = _mm256_mullo_epi32(_mm256_cvtepi8_epi32(values), weights);
+            let high = _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(values, values)), weights);
+            _mm256_storeu_si256(p, _mm256_add_epi32(_mm256_loadu_si256(p), low));
+            _mm256_storeu_si256(p.add(1), _mm256_add_epi32(_mm256_loadu_si256(p.add(1)), high));
+        }
+        c += 16;
+    }
+    generic::accumulate_i8(sums.get_mut(c..n).unwrap_or(&mut []), weight, row.get(c..).unwrap_or(&[]));
 }
 
 /// [`super::Kernels::depthwise`]: 8 channels at a time, over the taps whose source row is inside
