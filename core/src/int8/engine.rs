@@ -1,16 +1,25 @@
 //! The int8 forward pass, top to bottom, and the arena it runs in.
 //!
 //! Shapes: L tokens, H hidden, E embedding, A = all_head_size, nh attention heads of width hs,
-//! K taps, I intermediate. Activation buffers are `[L, width]` row-major. Every buffer is
-//! carved once from the caller's arena by [`Engine::new`]; the pass allocates nothing and reuses
-//! buffers across layers. The inner loops are [`Native`]'s (`kernels`); this file only says
-//! what is computed, in which order, into which buffer.
+//! K taps (pad = K/2 on each side), I intermediate. Activation buffers are `[L, width]`
+//! row-major. Every buffer is carved once from the caller's arena by [`Engine::new`]; the pass
+//! allocates nothing and reuses buffers across layers. The inner loops are [`Native`]'s
+//! (`kernels`); this file only says what is computed, in which order, into which buffer.
 //!
-//! The stages that need whole rows per token (the span-aware key and its taps, the mixed heads
-//! with the attention output and the FFN) run a tile of [`TILE`] tokens at a time: their `[H]`,
-//! `[A]` and `[I]` rows exist for one tile, never for all L tokens, and each weight row that a
-//! product loads serves every token of the tile. The FFN of a tile runs right after its
-//! attention output: it needs no other token.
+//! Only four things exist for every token at once: the int16 residual stream `[L, H]` and,
+//! within a layer, the keys and values `[L, A]` (int8) that attention reads for every query.
+//! Everything else runs a tile of [`TILE`] tokens at a time, so that each weight row a product
+//! loads serves every token of the tile and the rows of a tile are all that is held:
+//! - `prepare_tile`: the tile's queries, conv values and dynamic-convolution taps. The
+//!   span-aware key's depthwise filter reads the layer input `pad` rows around the tile.
+//! - `finish_tile`: the mixed heads (attention over every token's key and value, the dynamic
+//!   convolution over the conv values `pad` rows around), the attention output, and the FFN a
+//!   block of intermediate units at a time; the results overwrite the tile's residual rows.
+//!
+//! A tile's residual rows may only be overwritten once no later depthwise filter reads them,
+//! so `prepare_tile` runs [`Lookahead::ahead`] tiles ahead of `finish_tile`: queries and taps
+//! wait in rings of `ahead + 1` tiles, conv values in a ring of rows. ConvBERT-small at 64
+//! tokens then needs under 64 KiB of arena, half of it the residual stream.
 
 use super::format::LnOutput;
 use super::kernels::{Kernels, Native, SCRATCH_ROWS};
@@ -20,11 +29,11 @@ use super::softmax::softmax_q15;
 use super::Requant;
 use crate::input::{self, RunError};
 use crate::tokenizer::TokenizeError;
+use crate::ModelConfig;
 use core::fmt;
 
-/// Tokens per tile in the tiled stages (see the module doc): four, the Cortex-M DSP kernel's
-/// token tile (every weight word loaded serves four tokens), and rows still small on a
-/// microcontroller (snips-tiny at 32 tokens: 29 KB of arena in all).
+/// Tokens per tile (see the module doc): four, the Cortex-M DSP kernel's token tile (every
+/// weight word loaded serves four tokens), and rows still small on a microcontroller.
 const TILE: usize = 4;
 
 /// Why [`Engine::new`] or a classification failed.
@@ -84,53 +93,85 @@ pub struct Classification<'e> {
 /// Sees the int16 residual stream `[L, H]` after each stage (0: embeddings, l: layer l).
 pub type StageObserver<'f> = dyn FnMut(usize, &[i16]) + 'f;
 
+/// How far `prepare_tile` runs ahead of `finish_tile` (module doc), for K taps on up to L
+/// tokens.
+#[derive(Clone, Copy)]
+struct Lookahead {
+    /// Tiles prepared ahead of the one being finished: `finish_tile(j)` overwrites rows up to
+    /// `t0(j) + TILE - 1`, and the tile prepared right after it, `j + ahead + 1`, filters rows
+    /// from `t0(j) + (ahead + 1) TILE - pad` on: past them exactly when `ahead TILE >= pad`.
+    ahead: usize,
+    /// Tiles whose queries and taps wait: `ahead + 1`.
+    slots: usize,
+    /// Rows of the conv-value ring: the dynamic convolution of tile `j` reads rows
+    /// `t0(j) - pad ..` up to the last row of tile `j + ahead`, `pad + slots * TILE` rows; a
+    /// multiple of [`TILE`] so that a tile's rows never wrap (fewer when all L rows fit).
+    conv_rows: usize,
+}
+
+impl Lookahead {
+    fn new(c: &ModelConfig, l: usize) -> Self {
+        let pad = c.conv_kernel_size / 2;
+        let ahead = pad.div_ceil(TILE);
+        let ring = pad.saturating_add((ahead + 1) * TILE).next_multiple_of(TILE);
+        Self { ahead, slots: ahead + 1, conv_rows: ring.min(l.saturating_add(TILE - 1) / TILE * TILE) }
+    }
+}
+
 /// Element counts of the arena's buffers, for `l` tokens.
 struct Plan {
     ids: usize,
-    scores: usize,
     zero_bias: usize,
     acc: usize,
     logits: usize,
+    scores: usize,
     residual: usize,
-    taps: usize,
     probs: usize,
-    qk: usize,
-    values: usize,
-    span_key: usize,
-    rows: usize,
-    ffn: usize,
+    taps: usize,
+    key: usize,
+    value: usize,
+    query: usize,
+    conv_value: usize,
     scratch: usize,
+    rows: usize,
+    spare: usize,
 }
 
 impl Plan {
     fn new(m: &Model<'_>, l: usize) -> Self {
         let c = m.config();
-        let (h, a, i, e) = (c.hidden_size, c.all_head_size(), c.intermediate_size, c.embedding_size);
+        let (h, a, e) = (c.hidden_size, c.all_head_size(), c.embedding_size);
         // The config's sizes are bounded (`config::limits`); `l` is the caller's.
         let taps = c.attention_heads() * c.conv_kernel_size;
+        let ffn_width = c.num_groups.max(1) * super::format::ffn_block_units(c);
+        let ring = Lookahead::new(c, l);
         let rows = |width: usize| l.saturating_mul(width);
         Self {
             ids: l,
-            // A tile's attention scores, and the zero bias of the q . k product.
-            scores: TILE.saturating_mul(l),
-            zero_bias: l,
-            // A tile's i32 rows: embedding sums [E], kernel logits [nh*K], attention and
-            // FFN outputs [H]; the classifier's logits [labels].
+            // The keys' product has no bias (L), nor the FFN blocks' after the first (H).
+            zero_bias: l.max(h),
+            // A tile's i32 rows: embedding sums [E], depthwise sums [H], kernel logits [nh*K],
+            // attention and FFN outputs [H]; the classifier's logits [labels].
             acc: TILE * h.max(e).max(taps).max(c.num_labels),
             logits: c.num_labels,
+            // A tile's attention scores, one head at a time.
+            scores: TILE.saturating_mul(l),
             residual: rows(h),
-            taps: rows(taps),
             probs: l.max(c.num_labels),
-            // query and key (i8), then value and conv value (i16)
-            qk: rows(a).saturating_mul(2),
-            values: rows(a).saturating_mul(2),
-            span_key: TILE * a,
-            // A tile's i16 rows: LayerNorm(E) outputs, filtered [H], mixed [H].
+            taps: ring.slots * TILE * taps,
+            key: rows(a),
+            value: rows(a),
+            query: ring.slots * TILE * a,
+            conv_value: ring.conv_rows * a,
+            // The widest input of any product: H, E (projection), A (kernel generator) or an
+            // FFN block (at most H).
+            scratch: SCRATCH_ROWS * h.max(e).max(a),
+            // A tile's i16 rows: LayerNorm(E) outputs, filtered [H], mixed [H]; then the FFN's
+            // int8 input [H].
             rows: TILE * h.max(e),
-            // A tile's int8 FFN inputs: the attention LayerNorm's output [H], activated [I].
-            ffn: TILE * (h + i),
-            // The widest input of any product: H, I, E (projection) or A (kernel generator).
-            scratch: SCRATCH_ROWS * h.max(i).max(e).max(a),
+            // A tile's span-aware keys [A] (i16), widened queries [hs <= A] (i16), or the
+            // activations of one FFN block (i8): in i16 units.
+            spare: TILE * a.max(ffn_width.div_ceil(2)),
         }
     }
 
@@ -138,10 +179,11 @@ impl Plan {
     /// past what a validated model can need (`config::limits`) becomes `usize::MAX`, an
     /// arena no one has, never a small number.
     fn bytes(&self) -> usize {
-        let words = [self.ids, self.scores, self.zero_bias, self.acc, self.logits];
-        let halves = [self.residual, self.taps, self.probs, self.values, self.span_key, self.rows, self.scratch];
+        let words = [self.ids, self.zero_bias, self.acc, self.logits, self.scores];
+        let halves = [self.scratch, self.rows, self.spare, self.residual, self.probs, self.taps];
+        let bytes = [self.key, self.value, self.query, self.conv_value];
         let sum = |counts: &[usize]| counts.iter().fold(0usize, |s, &n| s.saturating_add(n));
-        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(self.qk).saturating_add(self.ffn).saturating_add(3)
+        sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(sum(&bytes)).saturating_add(3)
     }
 }
 
@@ -155,23 +197,22 @@ pub fn arena_bytes(model: &Model<'_>, max_len: usize) -> usize {
 pub struct Engine<'m, 'a> {
     model: Model<'m>,
     max_len: usize,
+    ring: Lookahead,
     ids: &'a mut [u32],
-    scores: &'a mut [i32],
     zero_bias: &'a mut [i32],
     acc: &'a mut [i32],
     logits: &'a mut [i32],
-    residual: &'a mut [i16],
-    taps: &'a mut [u16],
-    probs: &'a mut [u16],
-    query: &'a mut [i8],
-    key: &'a mut [i8],
-    value: &'a mut [i16],
-    conv_value: &'a mut [i16],
-    span_key: &'a mut [i16],
-    rows: &'a mut [i16],
-    ffn_input: &'a mut [i8],
-    activated: &'a mut [i8],
+    scores: &'a mut [i32],
     scratch: &'a mut [i16],
+    rows: &'a mut [i16],
+    spare: &'a mut [i16],
+    residual: &'a mut [i16],
+    probs: &'a mut [u16],
+    taps: &'a mut [u16],
+    key: &'a mut [i8],
+    value: &'a mut [i8],
+    query: &'a mut [i8],
+    conv_value: &'a mut [i8],
 }
 
 impl<'m, 'a> Engine<'m, 'a> {
@@ -190,43 +231,41 @@ impl<'m, 'a> Engine<'m, 'a> {
         let rest = &mut arena[pad..];
         // 4-byte buffers first, then 2-byte, then bytes: every cut stays aligned.
         let (ids, rest) = take::<u32>(rest, plan.ids);
-        let (scores, rest) = take::<i32>(rest, plan.scores);
         let (zero_bias, rest) = take::<i32>(rest, plan.zero_bias);
         let (acc, rest) = take::<i32>(rest, plan.acc);
         let (logits, rest) = take::<i32>(rest, plan.logits);
+        let (scores, rest) = take::<i32>(rest, plan.scores);
         // The kernels' scratch first of the 2-byte buffers: 4-byte aligned, for word loads.
         let (scratch, rest) = take::<i16>(rest, plan.scratch);
-        let (residual, rest) = take::<i16>(rest, plan.residual);
-        let (taps, rest) = take::<u16>(rest, plan.taps);
-        let (probs, rest) = take::<u16>(rest, plan.probs);
-        let (values, rest) = take::<i16>(rest, plan.values);
-        let (span_key, rest) = take::<i16>(rest, plan.span_key);
         let (rows, rest) = take::<i16>(rest, plan.rows);
-        let (qk, rest) = take::<i8>(rest, plan.qk);
-        let (ffn, _) = take::<i8>(rest, plan.ffn);
-        let (query, key) = qk.split_at_mut(qk.len() / 2);
-        let (ffn_input, activated) = ffn.split_at_mut((TILE * model.config().hidden_size).min(ffn.len()));
-        let (value, conv_value) = values.split_at_mut(values.len() / 2);
+        let (spare, rest) = take::<i16>(rest, plan.spare);
+        let (residual, rest) = take::<i16>(rest, plan.residual);
+        let (probs, rest) = take::<u16>(rest, plan.probs);
+        let (taps, rest) = take::<u16>(rest, plan.taps);
+        let (key, rest) = take::<i8>(rest, plan.key);
+        let (value, rest) = take::<i8>(rest, plan.value);
+        let (query, rest) = take::<i8>(rest, plan.query);
+        let (conv_value, _) = take::<i8>(rest, plan.conv_value);
+        zero_bias.fill(0);
         Ok(Self {
             model: *model,
             max_len,
+            ring: Lookahead::new(model.config(), max_len),
             ids,
-            scores,
             zero_bias,
             acc,
             logits,
+            scores,
+            scratch,
+            rows,
+            spare,
             residual,
-            taps,
             probs,
-            query,
+            taps,
             key,
             value,
+            query,
             conv_value,
-            span_key,
-            rows,
-            ffn_input,
-            activated,
-            scratch,
         })
     }
 
@@ -348,105 +387,141 @@ impl<'m, 'a> Engine<'m, 'a> {
     /// One ConvBertLayer: mixed attention, then the FFN. Updates `residual` in place.
     fn layer(&mut self, layer: &QLayer<'_>, l: usize) {
         let c = *self.model.config();
-        let (h, a, hs, nh, k, i) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size, c.intermediate_size);
-        let s = &layer.scalars;
-        let taps = nh * k;
-        let pad = k / 2;
-        let Self { residual, query, key, value, conv_value, span_key, taps: all_taps, rows, ffn_input, activated, acc, scores, zero_bias, probs, scratch, .. } = self;
-        let (query, key, value, conv_value) = (span_mut(query, 0, l * a), span_mut(key, 0, l * a), span_mut(value, 0, l * a), span_mut(conv_value, 0, l * a));
-
-        // q, k, v, conv value = requant(W x + b), x the i16 residual stream.        [L, A]
+        let (h, a, hs) = (c.hidden_size, c.all_head_size(), c.head_size());
+        // k, v = requant(W x + b) for every token, x the i16 residual stream.          [L, A]
         // The keys are stored head by head, [nh, L, hs]: each head's are then the weight rows
         // of a dense product with that head's queries (the scores).
-        let x = span(residual, 0, l * h);
-        Native::dense(x, h, &layer.query, scratch, &mut store(query, a, layer.query.requant, Native::requantize_i8));
-        Native::dense(x, h, &layer.key, scratch, &mut store_by_head(key, l, hs, layer.key.requant));
-        Native::dense(x, h, &layer.value, scratch, &mut store(value, a, layer.value.requant, Native::requantize_i16));
-        Native::dense(x, h, &layer.conv_value, scratch, &mut store(conv_value, a, layer.conv_value.requant, Native::requantize_i16));
+        let x = span(self.residual, 0, l * h);
+        let key = span_mut(self.key, 0, l * a);
+        Native::dense(x, h, &layer.key, self.scratch, &mut store_by_head(key, l, hs, layer.key.requant));
+        let value = span_mut(self.value, 0, l * a);
+        Native::dense(x, h, &layer.value, self.scratch, &mut store(value, a, layer.value.requant, Native::requantize_i8));
 
-        // The dynamic convolution's taps, a tile at a time: softmax_j over each head's K
-        // logits of ((span-aware key * q) Wck^T + bck), Q15.                       [L, nh*K]
-        for t0 in (0..l).step_by(TILE) {
-            let n = TILE.min(l - t0);
-            // Span-aware key: depthwise K-tap filter per channel, then pointwise H -> A.
-            let filtered = span_mut(rows, 0, n * h);
-            for (tt, row) in filtered.chunks_exact_mut(h.max(1)).enumerate() {
-                let sums = span_mut(acc, 0, h);
-                Native::depthwise(x, h, t0 + tt, layer.depthwise, k, sums);
-                Native::requantize_i16(sums, layer.depthwise_requant, row);  //     [n, H]
+        // The tiles, `prepare_tile` running `ahead` tiles in front (module doc).
+        let tiles = l.div_ceil(TILE);
+        let ahead = self.ring.ahead;
+        for j in 0..ahead.min(tiles) {
+            self.prepare_tile(layer, l, j);
+        }
+        for j in 0..tiles {
+            if j + ahead < tiles {
+                self.prepare_tile(layer, l, j + ahead);
             }
-            let span_key = span_mut(span_key, 0, n * a);
-            Native::dense(filtered, h, &layer.pointwise, scratch, &mut store(span_key, a, layer.pointwise.requant, Native::requantize_i16));
-            Native::multiply_i16_i8(span_key, span(query, t0 * a, n * a), s.key_query); // [n, A]
-            let logits = span_mut(acc, 0, n * taps);
-            Native::dense(span_key, a, &layer.kernel, scratch, &mut store(logits, taps, layer.kernel.requant, Native::requantize_i32));
-            for (tt, token_logits) in logits.chunks_exact(taps.max(1)).enumerate() {
-                let token_taps = span_mut(all_taps, (t0 + tt) * taps, taps);
-                for (head_logits, head_taps) in token_logits.chunks_exact(k.max(1)).zip(token_taps.chunks_exact_mut(k.max(1))) {
-                    softmax_q15(head_logits, s.taps_log2, head_taps);
+            self.finish_tile(layer, l, j);
+        }
+    }
+
+    /// Tile `j`'s queries and conv values, and its dynamic-convolution taps: softmax_j over
+    /// each head's K logits of ((span-aware key * q) Wck^T + bck), Q15. Reads the layer
+    /// input's rows `t0 - pad .. t0 + n + pad`, which no finished tile has overwritten yet.
+    fn prepare_tile(&mut self, layer: &QLayer<'_>, l: usize, j: usize) {
+        let c = *self.model.config();
+        let (h, a, k) = (c.hidden_size, c.all_head_size(), c.conv_kernel_size);
+        let taps = c.attention_heads() * k;
+        let s = &layer.scalars;
+        let (t0, slot, conv_row) = (j * TILE, j % self.ring.slots.max(1), j * TILE % self.ring.conv_rows.max(1));
+        let n = TILE.min(l.saturating_sub(t0));
+        let Self { residual, scratch, rows, spare, acc, query, conv_value, taps: all_taps, .. } = self;
+        let (x, tile) = (span(residual, 0, l * h), span(residual, t0 * h, n * h));
+
+        // q, conv value = requant(W x + b) of the tile's rows, into their rings.       [n, A]
+        let query = span_mut(query, slot * TILE * a, n * a);
+        Native::dense(tile, h, &layer.query, scratch, &mut store(query, a, layer.query.requant, Native::requantize_i8));
+        let conv_rows = span_mut(conv_value, conv_row * a, n * a);
+        Native::dense(tile, h, &layer.conv_value, scratch, &mut store(conv_rows, a, layer.conv_value.requant, Native::requantize_i8));
+
+        // Span-aware key: depthwise K-tap filter per channel, then pointwise H -> A.
+        let filtered = span_mut(rows, 0, n * h);
+        for tt in 0..n {
+            let sums = span_mut(acc, 0, h);
+            Native::depthwise(x, h, t0 + tt, layer.depthwise, k, sums);
+            Native::requantize_i16(sums, layer.depthwise_requant, span_mut(filtered, tt * h, h)); // [n, H]
+        }
+        let span_key = span_mut(spare, 0, n * a);
+        Native::dense(filtered, h, &layer.pointwise, scratch, &mut store(span_key, a, layer.pointwise.requant, Native::requantize_i16));
+        Native::multiply_i16_i8(span_key, query, s.key_query); //                            [n, A]
+        let logits = span_mut(acc, 0, n * taps);
+        Native::dense(span_key, a, &layer.kernel, scratch, &mut store(logits, taps, layer.kernel.requant, Native::requantize_i32));
+        let tile_taps = span_mut(all_taps, slot * TILE * taps, n * taps); //                [n, nh*K]
+        for (head_logits, head_taps) in logits.chunks_exact(k.max(1)).zip(tile_taps.chunks_exact_mut(k.max(1))) {
+            softmax_q15(head_logits, s.taps_log2, head_taps);
+        }
+    }
+
+    /// Tile `j`'s mixed heads = concat(attention heads, conv heads), the attention output
+    /// LN(W mixed + b + residual), then the FFN, into the tile's residual rows.
+    fn finish_tile(&mut self, layer: &QLayer<'_>, l: usize, j: usize) {
+        let c = *self.model.config();
+        let (h, a, hs, nh, k) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
+        let s = &layer.scalars;
+        let (pad, conv_rows) = (k / 2, self.ring.conv_rows.max(1));
+        let (t0, slot) = (j * TILE, j % self.ring.slots.max(1));
+        let n = TILE.min(l.saturating_sub(t0));
+        let Self { residual, scratch, rows, spare, acc, scores, zero_bias, probs, key, value, query, conv_value, taps: all_taps, .. } = self;
+        let (tile_query, tile_taps) = (span(query, slot * TILE * a, n * a), span(all_taps, slot * TILE * nh * k, n * nh * k));
+        let mixed = span_mut(rows, 0, n * h);
+        for head in 0..nh {
+            let col = head * hs;
+            // Self-attention scores q[t] . k[u] (1/sqrt(hs) is in the softmax's scale), the
+            // tile's int8 queries widened to the product's int16 input.             [n, L]
+            let queries = span_mut(spare, 0, n * hs);
+            for (tt, q) in queries.chunks_exact_mut(hs.max(1)).enumerate() {
+                for (q16, &q8) in q.iter_mut().zip(span(tile_query, tt * a + col, hs)) {
+                    *q16 = q8 as i16;
                 }
+            }
+            let keys = QDense { weight: span(key, head * l * hs, l * hs), bias: span(zero_bias, 0, l), requant: &[], groups: 1 };
+            let scores = span_mut(scores, 0, n * l);
+            Native::dense(queries, hs, &keys, scratch, &mut store_sums(scores, l));
+            // (Rows by position: a `zip` of two chunk iterators has an outlined constructor
+            // that divides by their sizes, a panic path in some builds; `tests/no_panic.rs`.)
+            for tt in 0..n {
+                let (t, scores, mixed) = (t0 + tt, span(scores, tt * l, l), span_mut(mixed, tt * h, h));
+                let sums = span_mut(acc, 0, hs);
+                // softmax_u(scores) weighted sum of v[u]: Q15 weights summing to at most
+                // 2^15 + L times int8 values, exact in i32 (`config::limits`).
+                let probs = span_mut(probs, 0, l);
+                softmax_q15(scores, s.scores_log2, probs);
+                sums.fill(0);
+                for (u, &p) in probs.iter().enumerate() {
+                    Native::accumulate(sums, p as i32, span(value, u * a + col, hs));
+                }
+                Native::scale_i16(sums, s.context, span_mut(mixed, col, hs));
+                // Dynamic convolution: the head's K taps slide over the conv values (ring).
+                sums.fill(0);
+                for (jj, &p) in span(tile_taps, (tt * nh + head) * k, k).iter().enumerate() {
+                    let Some(src) = (t + jj).checked_sub(pad).filter(|&src| src < l) else { continue };
+                    Native::accumulate(sums, p as i32, span(conv_value, src % conv_rows * a + col, hs));
+                }
+                Native::scale_i16(sums, s.conv, span_mut(mixed, a + col, hs));
             }
         }
+        let z = span_mut(acc, 0, n * h);
+        Native::dense(mixed, h, &layer.attention_output, scratch, &mut store_sums(z, h));
+        let residual = span_mut(residual, t0 * h, n * h);
+        // The LayerNorm's output twice: the i16 residual, and the FFN's int8 input (in the
+        // mixed heads' rows, which the attention output has consumed).                 [n, H]
+        let ffn_input = span_mut(as_bytes_mut(rows), 0, n * h);
+        let attention_ln = (layer.attention_ln, &s.attention_ln);
+        add_and_norm(z, layer.attention_output.requant, residual, s.attention_residual, attention_ln, Some((ffn_input, s.ffn_input)));
 
-        // A tile at a time: mixed = concat(attention heads, conv heads), the attention output
-        // LN(W mixed + b + residual), then the FFN, into residual[t]. Every token's q, k, v, conv
-        // value and taps exist already, so the tile's residual rows are free to overwrite.
-        // The keys' product has no bias: zeros, one per key.
-        let zero_bias = span_mut(zero_bias, 0, l);
-        zero_bias.fill(0);
-        for t0 in (0..l).step_by(TILE) {
-            let n = TILE.min(l - t0);
-            let mixed = span_mut(rows, 0, n * h);
-            for head in 0..nh {
-                let col = head * hs;
-                // Self-attention scores q[t] . k[u] (1/sqrt(hs) is in the softmax's scale), the
-                // tile's int8 queries widened to the product's int16 input.          [n, L]
-                let queries = span_mut(span_key, 0, n * hs);
-                for (tt, q) in queries.chunks_exact_mut(hs.max(1)).enumerate() {
-                    for (q16, &q8) in q.iter_mut().zip(span(query, (t0 + tt) * a + col, hs)) {
-                        *q16 = q8 as i16;
-                    }
-                }
-                let keys = QDense { weight: span(key, head * l * hs, l * hs), bias: zero_bias, requant: &[], groups: 1 };
-                let scores = span_mut(scores, 0, n * l);
-                Native::dense(queries, hs, &keys, scratch, &mut store_sums(scores, l));
-                // (Rows by position: a `zip` of two chunk iterators has an outlined constructor
-                // that divides by their sizes, a panic path in some builds; `tests/no_panic.rs`.)
-                for tt in 0..n {
-                    let (t, scores, mixed) = (t0 + tt, span(scores, tt * l, l), span_mut(mixed, tt * h, h));
-                    let sums = span_mut(acc, 0, hs);
-                    // softmax_u(scores) weighted sum of v[u]: Q15 weights summing to at most
-                    // 2^15 + L times int16 values, |sum| < 2^31, exact in i32 (`config::limits`).
-                    let probs = span_mut(probs, 0, l);
-                    softmax_q15(scores, s.scores_log2, probs);
-                    sums.fill(0);
-                    for (u, &p) in probs.iter().enumerate() {
-                        Native::accumulate(sums, p as i32, span(value, u * a + col, hs));
-                    }
-                    Native::scale_i16(sums, s.context, span_mut(mixed, col, hs));
-                    // Dynamic convolution: the head's K taps slide over the conv value.
-                    sums.fill(0);
-                    for (j, &p) in span(all_taps, (t * nh + head) * k, k).iter().enumerate() {
-                        let Some(src) = (t + j).checked_sub(pad).filter(|&src| src < l) else { continue };
-                        Native::accumulate(sums, p as i32, span(conv_value, src * a + col, hs));
-                    }
-                    Native::scale_i16(sums, s.conv, span_mut(mixed, a + col, hs));
-                }
-            }
+        // FFN: LN(W2 act(W1 x + b1) + b2 + residual), both products on int8 inputs, a block
+        // of intermediate units at a time: the blocks' W2 sums add up into z (`FfnBlock`).
+        let ffn_input = span(as_bytes_mut(rows), 0, n * h);
+        for (b, block) in (0..).map_while(|b| layer.ffn_block(b)).enumerate() {
+            let activated = span_mut(as_bytes_mut(spare), 0, n * block.width); //          [n, w]
+            Native::dense_i8(ffn_input, h, &block.ffn_in, scratch, &mut store_activated_i8(activated, block.width, block.ffn_in.requant, layer.activation));
+            let bias = if b == 0 { layer.ffn_out.bias } else { span(zero_bias, 0, h) };
+            let ffn_out = QDense { weight: block.ffn_out_weight, bias, requant: &[], groups: layer.ffn_out.groups };
             let z = span_mut(acc, 0, n * h);
-            Native::dense(span(rows, 0, n * h), h, &layer.attention_output, scratch, &mut store_sums(z, h));
-            let residual = span_mut(residual, t0 * h, n * h);
-            // The LayerNorm's output twice: the i16 residual, and the FFN's int8 input.  [n, H]
-            let ffn_input = span_mut(ffn_input, 0, n * h);
-            let attention_ln = (layer.attention_ln, &s.attention_ln);
-            add_and_norm(z, layer.attention_output.requant, residual, s.attention_residual, attention_ln, Some((ffn_input, s.ffn_input)));
-
-            // FFN: LN(W2 act(W1 x + b1) + b2 + residual), both products on int8 inputs.
-            let activated = span_mut(activated, 0, n * i); //                           [n, I]
-            Native::dense_i8(ffn_input, h, &layer.ffn_in, scratch, &mut store_activated_i8(activated, i, layer.ffn_in.requant, layer.activation));
-            Native::dense_i8(activated, i, &layer.ffn_out, scratch, &mut store_sums(z, h));
-            add_and_norm(z, layer.ffn_out.requant, residual, s.ffn_residual, (layer.ffn_ln, &s.ffn_ln), None);
+            if b == 0 {
+                Native::dense_i8(activated, block.width, &ffn_out, scratch, &mut store_sums(z, h));
+            } else {
+                Native::dense_i8(activated, block.width, &ffn_out, scratch, &mut add_sums(z, h));
+            }
         }
+        let z = span_mut(acc, 0, n * h);
+        add_and_norm(z, layer.ffn_out.requant, residual, s.ffn_residual, (layer.ffn_ln, &s.ffn_ln), None);
     }
 
     /// ConvBertClassificationHead on [CLS]: out_proj(act(dense(x[0]))), then the score.
@@ -519,6 +594,15 @@ fn store_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, &[i32])
     }
 }
 
+/// A sink that adds the raw `i32` sums to what `out` holds (the FFN blocks after the first).
+fn add_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, &[i32]) + '_ {
+    move |t, o, sums| {
+        for (y, &sum) in span_mut(out, t * width + o, sums.len()).iter_mut().zip(sums) {
+            *y = y.wrapping_add(sum);
+        }
+    }
+}
+
 /// A sink that stores `act(requant[o].to_i16(sum))` as int8, through a table with an int8
 /// output (the FFN's).
 fn store_activated_i8<'o>(out: &'o mut [i8], width: usize, requant: &'o [Requant], table: &'o [i16]) -> impl FnMut(usize, usize, &[i32]) + 'o {
@@ -570,6 +654,11 @@ fn span<T>(buf: &[T], start: usize, len: usize) -> &[T] {
 /// [`span`] for writing.
 fn span_mut<T>(buf: &mut [T], start: usize, len: usize) -> &mut [T] {
     buf.get_mut(start..start.saturating_add(len)).unwrap_or(&mut [])
+}
+
+/// An `i16` buffer's bytes, for the int8 rows that share it (`Engine::finish_tile`).
+fn as_bytes_mut(buf: &mut [i16]) -> &mut [i8] {
+    bytemuck::try_cast_slice_mut(buf).unwrap_or(&mut [])
 }
 
 /// Splits `n` elements of `T` off the front of `bytes` (aligned by construction).

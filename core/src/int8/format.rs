@@ -17,7 +17,9 @@
 //! Tensors come in a fixed order ([`slots`]) that the config determines: the vocabulary, the
 //! embeddings, each layer's tensors, the classifier. Integers are little-endian; weight rows
 //! are `[out, in_per_group]` int8, so SIMD kernels (Cortex-M `SMLAD`, AArch64 `SDOT`, AVX2)
-//! read them in place without a format change.
+//! read them in place without a format change. The FFN's two products are stored in blocks of
+//! intermediate units ([`ffn_block_units`], version 6), so that the engine runs the FFN a block
+//! at a time and never holds a token's whole `[I]` row.
 
 use super::activation::TABLE_LEN;
 use super::Requant;
@@ -28,7 +30,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"CVBQ";
 /// The layout version this engine reads; any change to the layout bumps it.
-pub const FORMAT_VERSION: u16 = 5;
+pub const FORMAT_VERSION: u16 = 6;
 /// Alignment of every tensor, from the blob's first byte.
 pub const TENSOR_ALIGN: usize = 16;
 /// Bytes of the fixed preamble before the header.
@@ -222,11 +224,11 @@ pub struct LayerScalars {
     pub key_query: Requant,
     /// Kernel logits `->` 1/256 bits, for the tap softmax.
     pub taps_log2: Requant,
-    /// `sum_j p_j * conv_value` (Q15 x i16) `->` i16 mixed.
+    /// `sum_j p_j * conv_value` (Q15 x i8, version 6) `->` i16 mixed.
     pub conv: Requant,
     /// `q . k` (i8 x i8) `->` 1/256 bits, `1/sqrt(hs)` folded in.
     pub scores_log2: Requant,
-    /// `sum_u p_u * value` (Q15 x i16) `->` i16 mixed.
+    /// `sum_u p_u * value` (Q15 x i8, version 6) `->` i16 mixed.
     pub context: Requant,
     /// Layer input residual (i16) `->` attention LayerNorm domain.
     pub attention_residual: Requant,
@@ -315,6 +317,26 @@ pub mod classifier {
     pub const ACTIVATION_TABLE: usize = 3;
     pub const OUT_PROJ: usize = 4; // weight, bias, requant
     pub const SCALARS: usize = 7;
+}
+
+/// Intermediate units per group in one FFN block (version 6): `min(I, H) / G`.
+///
+/// The FFN `LN(W2 act(W1 x + b1) + b2 + x)` is a sum over intermediate units, so it can run a
+/// block of units at a time: block `j`'s rows of `W1` give its activations, and `W2`'s columns
+/// of those units add their share of `W2 act`. The engine then holds `[tile, block]`
+/// activations, not `[tile, I]` (ConvBERT-small: 1 KiB instead of 4, and no kernel scratch
+/// for 1024-wide inputs), which is what lets it run in 64 KiB at 64 tokens.
+///
+/// Layout, with G groups of `Ig = I / G` units and `u` units per group per block (the last
+/// block may have fewer, `u_j = min(u, Ig - j u)`): block `j` holds, group by group, units
+/// `g Ig + j u .. g Ig + j u + u_j`. `intermediate.*` stores its rows (weight rows, bias,
+/// requant) block after block in that order, so that block `j` is a grouped `H -> G u_j`
+/// layer of its own (for G = 1 that is the natural order); `output.weight` stores block after
+/// block the `[H, u_j]` columns of those units, each a grouped `G u_j -> H` layer of its own.
+/// `output.bias` and `output.requant` keep their order (they belong to the outputs).
+pub fn ffn_block_units(c: &ModelConfig) -> usize {
+    let g = c.num_groups.max(1);
+    (c.intermediate_size.min(c.hidden_size) / g).max(1)
 }
 
 /// Total slot count for a config.

@@ -26,7 +26,7 @@ mod write;
 
 pub use engine::{arena_bytes, ClassifyError, Classification, Engine, StageObserver};
 pub use format::Rejection;
-pub use model::{crc32, FormatError, Model, QClassifier, QDense, QEmbeddings, QLayer, TensorProblem};
+pub use model::{crc32, FfnBlock, FormatError, Model, QClassifier, QDense, QEmbeddings, QLayer, TensorProblem};
 pub use requant::Requant;
 #[cfg(feature = "std")]
 pub use write::{with_rejection, AlignedBlob, BlobWriter};

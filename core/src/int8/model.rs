@@ -306,6 +306,7 @@ impl<'a> Model<'a> {
             activation: self.i16s(base + ACTIVATION_TABLE),
             ffn_out: self.dense(base + FFN_OUT, groups),
             ffn_ln: Affine { gamma: self.i16s(base + FFN_LN_GAMMA), beta: self.i32s(base + FFN_LN_BETA) },
+            ffn_block_units: format::ffn_block_units(&self.config),
             scalars: self.record(base + SCALARS),
         }
     }
@@ -383,9 +384,9 @@ pub struct QLayer<'a> {
     pub query: QDense<'a>,
     /// H -> A, int8 out.
     pub key: QDense<'a>,
-    /// H -> A, int16 out.
+    /// H -> A, int8 out.
     pub value: QDense<'a>,
-    /// H -> A (`conv_out_layer`), int16 out.
+    /// H -> A (`conv_out_layer`), int8 out.
     pub conv_value: QDense<'a>,
     /// `[H, K]` depthwise filter of the span-aware key.
     pub depthwise: &'a [i8],
@@ -399,16 +400,56 @@ pub struct QLayer<'a> {
     pub attention_output: QDense<'a>,
     /// The attention output LayerNorm.
     pub attention_ln: Affine<'a>,
-    /// H -> I (grouped when num_groups > 1).
+    /// H -> I (grouped when num_groups > 1), rows in FFN-block order ([`QLayer::ffn_block`]).
     pub ffn_in: QDense<'a>,
     /// The activation's table, int8 output in 1/256 steps ([`super::activation::lookup_i8`]).
     pub activation: &'a [i16],
-    /// I -> H (grouped when num_groups > 1).
+    /// I -> H (grouped when num_groups > 1), weight columns in FFN blocks
+    /// ([`QLayer::ffn_block`]).
     pub ffn_out: QDense<'a>,
     /// The FFN output LayerNorm.
     pub ffn_ln: Affine<'a>,
+    /// Intermediate units per group in one FFN block ([`format::ffn_block_units`]).
+    pub ffn_block_units: usize,
     /// Requantizations of the products that have no tensor of their own.
     pub scalars: LayerScalars,
+}
+
+/// One block of a layer's FFN: a share of the intermediate units ([`format::ffn_block_units`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FfnBlock<'a> {
+    /// The block's rows of `intermediate`: a grouped `H -> width` layer.
+    pub ffn_in: QDense<'a>,
+    /// The block's `[H, width / G]` columns of `output`'s weight: with `output`'s bias (or
+    /// none), a grouped `width -> H` layer.
+    pub ffn_out_weight: &'a [i8],
+    /// Activations per token: `G` times the block's units per group.
+    pub width: usize,
+}
+
+impl<'a> QLayer<'a> {
+    /// FFN block `j`, or `None` past the last. Every unit is in exactly one block, so the
+    /// blocks' `output` sums add up to the whole product (`docs/FORMAT.md`).
+    pub fn ffn_block(&self, j: usize) -> Option<FfnBlock<'a>> {
+        let groups = self.ffn_in.groups.max(1);
+        let (h, i) = (self.ffn_out.bias.len(), self.ffn_in.bias.len());
+        let (units_per_group, inputs_per_group) = (i / groups, h / groups);
+        // The block's first unit within its group (every earlier block is a whole one).
+        let first = j.checked_mul(self.ffn_block_units)?;
+        let units = self.ffn_block_units.min(units_per_group.checked_sub(first)?);
+        if units == 0 {
+            return None;
+        }
+        let (row, width) = (groups * first, groups * units);
+        let ffn_in = QDense {
+            weight: self.ffn_in.weight.get(row * inputs_per_group..(row + width) * inputs_per_group)?,
+            bias: self.ffn_in.bias.get(row..row + width)?,
+            requant: self.ffn_in.requant.get(row..row + width)?,
+            groups,
+        };
+        let ffn_out_weight = self.ffn_out.weight.get(h * first..h * (first + units))?;
+        Some(FfnBlock { ffn_in, ffn_out_weight, width })
+    }
 }
 
 /// ConvBertClassificationHead's tensors.

@@ -250,30 +250,17 @@ pub fn native_dense_extremes_wrap_like_generic() -> Outcome {
     Ok(())
 }
 
-/// `Native::accumulate` and `depthwise` against `Generic` on random lengths 0-67 and
-/// extremes.
-pub fn native_vector_kernels_match_generic() -> Outcome {
+/// `Native::depthwise` against `Generic` on random shapes (1-67 channels, K 1-9, 1-12 rows)
+/// and extremes.
+pub fn native_depthwise_matches_generic() -> Outcome {
     if native_is_generic() {
         return Ok(());
     }
     let mut rng = Lcg(12);
-    let (mut row, mut x) = ([0i16; 67], [0i16; 12 * 67]);
+    let mut x = [0i16; 12 * 67];
     let (mut want, mut got) = ([0i32; 67], [0i32; 67]);
     for case in 0..200 {
-        let n = rng.below(67);
         let extremes = rng.below(4) == 0;
-        // Slices at odd offsets too: kernels that load words must fall back there.
-        let offset = rng.below(2);
-        let row = &mut row[offset..offset + n];
-        row.iter_mut().for_each(|v| *v = if extremes { i16::MIN } else { rng.next_i16() });
-        let weight = if extremes { 32768 } else { rng.next_i16() as i32 };
-        for (w, v) in want.iter_mut().zip(got.iter_mut()) {
-            (*w, *v) = (rng.next_i16() as i32 * 65537, 0);
-        }
-        got.copy_from_slice(&want);
-        Generic::accumulate(&mut want[..n], weight, row);
-        Native::accumulate(&mut got[..n], weight, row);
-        ensure!(want == got, "case {case}: accumulate over {n} with weight {weight}");
         let (channels, k) = (1 + rng.below(67), [1, 3, 5, 9][rng.below(4)]);
         let rows = 1 + rng.below(12);
         let (x, w) = (&mut x[..rows * channels], &mut [0i8; 67 * 9][..channels * k]);
@@ -288,13 +275,13 @@ pub fn native_vector_kernels_match_generic() -> Outcome {
     Ok(())
 }
 
-/// `Native::accumulate_i8` against `Generic::accumulate_i8` on 300 random int8 rows of 0-67
+/// `Native::accumulate` against `Generic::accumulate` on 300 random int8 rows of 0-67
 /// values starting at every byte offset 0-3 (kernels that load words may not assume any),
 /// with runs of the extremes (-128, 127) and weights of every kind: random Q15 probabilities
 /// `0..=32768`, their extremes, the edges of the DSP kernel's `(0, -weight)` pair (-32767 in,
 /// -32768 and 32769 out), `i32::MIN`, `i32::MAX` and random `i32`s, onto random sums that
 /// wrap.
-pub fn native_accumulate_i8_matches_generic() -> Outcome {
+pub fn native_accumulate_matches_generic() -> Outcome {
     if native_is_generic() {
         return Ok(());
     }
@@ -320,17 +307,17 @@ pub fn native_accumulate_i8_matches_generic() -> Outcome {
         let mut got = want;
         // A sums slice longer than the row in some cases: only `min` of the two is summed.
         let sums = (n + rng.below(2)).min(N);
-        Generic::accumulate_i8(&mut want[..sums], weight, row);
-        Native::accumulate_i8(&mut got[..sums], weight, row);
-        ensure!(want == got, "case {case}: accumulate_i8 over {n} from offset {offset} with weight {weight}");
+        Generic::accumulate(&mut want[..sums], weight, row);
+        Native::accumulate(&mut got[..sums], weight, row);
+        ensure!(want == got, "case {case}: accumulate over {n} from offset {offset} with weight {weight}");
     }
     // A full row of -128 by 32768 (the largest product of a Q15 probability, -2^22 each) onto
     // sums at the edge of wrapping.
     let (mut want, mut got) = ([i32::MIN + 5; N], [i32::MIN + 5; N]);
     for offset in 0..4 {
         let row = &MINUS_128[offset..offset + N];
-        Generic::accumulate_i8(&mut want, 32768, row);
-        Native::accumulate_i8(&mut got, 32768, row);
+        Generic::accumulate(&mut want, 32768, row);
+        Native::accumulate(&mut got, 32768, row);
         ensure!(want == got && want[0] == (i32::MIN + 5).wrapping_sub((offset as i32 + 1) << 22), "-128 x 32768 from offset {offset}: Native {}, Generic {}", got[0], want[0]);
     }
     Ok(())

@@ -4,7 +4,7 @@
 //!
 //! Scale conventions (all symmetric, zero point 0):
 //! - `s8(max) = max / 127` for int8 tensors, `s16(max) = max / 32767` for int16 ones (the
-//!   residual stream, values, mixed heads, activation outputs: docs/INT8.md says which);
+//!   residual stream, mixed heads, activation outputs: docs/INT8.md says which);
 //! - LayerNorm inputs and logits live on fine i32 domains, `max / 2^22` and `max / 2^20`;
 //! - weights: one scale per output channel, `max|row| / 127`; biases on `s_in * s_w[c]`.
 
@@ -88,32 +88,94 @@ fn weight_rows(d: &Dense<'_>) -> Vec<Vec<f32>> {
     }
 }
 
-/// Pushes weight, bias and requant of `d`: input scale `s_in`, output scale `s_out`; the
-/// weights by GPTQ when `inputs` has the layer's input moments (and it is not grouped), else
-/// to nearest. Returns the per-channel weight scales.
-fn push_dense(
-    w: &mut BlobWriter,
+/// A dense layer's int8 tensors: weight rows `[out, in/groups]`, bias and requant per output.
+struct QuantizedDense {
+    weight: Vec<i8>,
+    bias: Vec<i32>,
+    requants: Vec<Requant>,
+}
+
+impl QuantizedDense {
+    fn push(&self, w: &mut BlobWriter) {
+        w.push_i8(&self.weight);
+        w.push_i32(&self.bias);
+        w.push_requants(&self.requants);
+    }
+}
+
+/// Quantizes `d`: input scale `s_in`, output scale `s_out`; the weights by GPTQ when `inputs`
+/// has the layer's input moments (and it is not grouped), else to nearest. Returns the tensors
+/// and the per-channel weight scales.
+fn quantize_dense(
     d: &Dense<'_>,
     (s_in, s_out): (f64, f64),
     inputs: Option<&InputMoments>,
     what: &str,
-) -> Result<Vec<f64>, String> {
+) -> Result<(QuantizedDense, Vec<f64>), String> {
     let rows = weight_rows(d);
     let scales: Vec<f64> = rows.iter().map(|r| s8(r.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12) as f64)).collect();
     let by_gptq = match (d.layout, inputs) {
         (Layout::Linear, Some(moments)) => gptq::round_rows(&rows, &scales, moments),
         _ => None,
     };
-    let weights: Vec<i8> = match by_gptq {
+    let weight: Vec<i8> = match by_gptq {
         Some(q) => q.concat(),
         None => rows.iter().zip(&scales).flat_map(|(r, &s)| r.iter().map(move |&v| quantize_i8(v as f64, s))).collect(),
     };
     let bias: Vec<i32> = d.bias.iter().zip(&scales).map(|(&b, &s)| round_i32(b as f64 / (s_in * s))).collect();
     let requants = scales.iter().map(|&s| requant(s_in * s / s_out, what)).collect::<Result<Vec<_>, _>>()?;
-    w.push_i8(&weights);
-    w.push_i32(&bias);
-    w.push_requants(&requants);
-    Ok(scales)
+    Ok((QuantizedDense { weight, bias, requants }, scales))
+}
+
+/// [`quantize_dense`], pushed in natural order.
+fn push_dense(
+    w: &mut BlobWriter,
+    d: &Dense<'_>,
+    scales: (f64, f64),
+    inputs: Option<&InputMoments>,
+    what: &str,
+) -> Result<Vec<f64>, String> {
+    let (q, weight_scales) = quantize_dense(d, scales, inputs, what)?;
+    q.push(w);
+    Ok(weight_scales)
+}
+
+/// The FFN's intermediate units in stored order (`format::ffn_block_units`): block by block,
+/// within a block group by group; each entry is `(group, unit within the group)`.
+fn ffn_unit_order(c: &ModelConfig) -> Vec<(usize, usize)> {
+    let g = c.num_groups.max(1);
+    let (per_group, block) = (c.intermediate_size / g, format::ffn_block_units(c));
+    let starts = (0..per_group).step_by(block);
+    starts.flat_map(|start| (0..g).flat_map(move |group| (start..(start + block).min(per_group)).map(move |unit| (group, unit)))).collect()
+}
+
+/// Pushes the FFN (`intermediate`, the activation table, `output`) in FFN-block order
+/// (`format::ffn_block_units`): `intermediate`'s rows permuted, `output`'s weight columns
+/// gathered block by block.
+fn push_ffn(w: &mut BlobWriter, c: &ModelConfig, ffn_in: &QuantizedDense, table: &[i16], ffn_out: &QuantizedDense) {
+    let g = c.num_groups.max(1);
+    let (h, per_group, block) = (c.hidden_size, c.intermediate_size / g, format::ffn_block_units(c));
+    let order = ffn_unit_order(c);
+    let row_len = h / g;
+    let rows = order.iter().map(|&(group, unit)| group * per_group + unit);
+    let blocked_in = QuantizedDense {
+        weight: rows.clone().flat_map(|r| ffn_in.weight[r * row_len..(r + 1) * row_len].iter().copied()).collect(),
+        bias: rows.clone().map(|r| ffn_in.bias[r]).collect(),
+        requants: rows.map(|r| ffn_in.requants[r]).collect(),
+    };
+    blocked_in.push(w);
+    w.push_i16(table);
+    // `output`'s rows are `[H, per_group]`; block by block, every row's columns of the block.
+    let mut weight = Vec::with_capacity(ffn_out.weight.len());
+    for start in (0..per_group).step_by(block) {
+        let end = (start + block).min(per_group);
+        for row in ffn_out.weight.chunks_exact(per_group) {
+            weight.extend_from_slice(&row[start..end]);
+        }
+    }
+    w.push_i8(&weight);
+    w.push_i32(&ffn_out.bias);
+    w.push_requants(&ffn_out.requants);
 }
 
 /// Pushes a LayerNorm's gamma (i16) and beta (i32) and returns its output's requant and the
@@ -267,8 +329,8 @@ pub fn pack(
         let p = |point| r(n, point);
         let name = |what: &str| format!("encoder.layer.{n}.{what}");
         let s_x = s_stream;
-        // q, k, v, conv value: int8 each.
-        let (s_q, s_k, s_v, s_co) = (s8(p(Point::Query)), s8(p(Point::Key)), s16(p(Point::Value)), s16(p(Point::ConvValue)));
+        // q, k, v, conv value: int8 each (values and conv values since format 6: docs/INT8.md).
+        let (s_q, s_k, s_v, s_co) = (s8(p(Point::Query)), s8(p(Point::Key)), s8(p(Point::Value)), s8(p(Point::ConvValue)));
         // The layer's input: the embeddings' output, or the previous layer's.
         let x = if n == 0 { input(0, first) } else { input(n - 1, Point::FfnNorm) };
         push_dense(&mut w, &layer.query, (s_x, s_q), x, &name("query"))?;
@@ -313,10 +375,11 @@ pub fn pack(
         // LayerNorm's output, and the activation's table, int16 in, int8 out in 1/256 steps.
         let s_ffn_in = s8(p(Point::AttentionNorm));
         let (s_act_in, s_act_out) = (s16(p(Point::FfnPre)), s8(p(Point::FfnAct)));
-        push_dense(&mut w, &layer.intermediate, (s_ffn_in, s_act_in), input(n, Point::AttentionNorm), &name("intermediate.dense"))?;
-        w.push_i16(&activation_table(c.hidden_act, s_act_in, s_act_out / 256.0));
+        let (ffn_in, _) = quantize_dense(&layer.intermediate, (s_ffn_in, s_act_in), input(n, Point::AttentionNorm), &name("intermediate.dense"))?;
+        let table = activation_table(c.hidden_act, s_act_in, s_act_out / 256.0);
         let s_z2 = p(Point::FfnSum) / LN_DOMAIN;
-        push_dense(&mut w, &layer.output, (s_act_out, s_z2), input(n, Point::FfnAct), &name("output.dense"))?;
+        let (ffn_out, _) = quantize_dense(&layer.output, (s_act_out, s_z2), input(n, Point::FfnAct), &name("output.dense"))?;
+        push_ffn(&mut w, &c, &ffn_in, &table, &ffn_out);
         let s_next = residual_scale(p(Point::FfnNorm), options.residual_bits);
         let (ffn_ln, _) = push_layer_norm(
             &mut w,

@@ -48,13 +48,11 @@
 //!   portable code.
 //! - `activate_i8`: the table lookup's index, fraction, interpolation and roundings by vector,
 //!   each lane's two table entries loaded into their lanes by `LD1` (NEON has no gather).
-//! - `accumulate`: 8 values a step, widened and multiplied by `MLA` in 32 bits (the weight may
-//!   be 32768): 1 `LD1` of the row, 1 `LD1` + 1 `ST1` of the sums, 2 `SXTL`, 2 `MLA`, `SUBS` +
-//!   `B.NE`, 9 instructions per 8 values. `accumulate_i8` (int8 rows): 16 values a step, 1 `LD1`
-//!   of 16 bytes (any address), 1 `LD1` + 1 `ST1` of 4 sum vectors, 6 `SXTL(2)` (to int16,
-//!   then to int32), 4 `MLA`, `SUBS` + `B.NE`: 15 instructions per 16 values (`MLA.4S` keeps
-//!   the products' low 32 bits, so any `i32` weight is exact); the last `len % 16` values run
-//!   the portable loop.
+//! - `accumulate` (int8 rows, the weight may be 32768): 16 values a step, 1 `LD1` of 16 bytes
+//!   (any address), 1 `LD1` + 1 `ST1` of 4 sum vectors, 6 `SXTL(2)` (to int16, then to
+//!   int32), 4 `MLA`, `SUBS` + `B.NE`: 15 instructions per 16 values (`MLA.4S` keeps the
+//!   products' low 32 bits, so any `i32` weight is exact); the last `len % 16` values run the
+//!   portable loop.
 //! - `depthwise`: 8 channels at a time, the taps in an inner loop; the weights `[C, K]` are
 //!   gathered lane by lane (`LD1 {v.b}[lane]`, each lane's pointer stepping along its row), the
 //!   products widened by `SMLAL`/`SMLAL2`: 15 instructions a tap for 8 channels. Only the taps
@@ -71,7 +69,7 @@ use super::{generic, Kernels, Sink};
 use crate::int8::activation::TABLE_LEN;
 use crate::int8::{QDense, Requant};
 
-/// NEON kernels: `dense`, `dense_i8`, `activate_i8`, `accumulate`, `accumulate_i8`, `depthwise`,
+/// NEON kernels: `dense`, `dense_i8`, `activate_i8`, `accumulate`, `depthwise`,
 /// `requantize_i16`, `scale_i16`, `scale_i8`, `multiply_i16_i8` and `add_residual`; the rest is
 /// [`generic`].
 pub struct ArmNeon;
@@ -133,42 +131,7 @@ impl Kernels for ArmNeon {
         unsafe { activate_i8(acc, requant, table, out) }
     }
 
-    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
-        let blocks = sums.len().min(row.len()) / 8;
-        if blocks > 0 {
-            // SAFETY: `blocks` blocks each read 8 values of `row` and read and write 8 of
-            // `sums`: `8 blocks` of each, which both hold. Only the registers named here change.
-            unsafe {
-                asm!(
-                    "dup v4.4s, {weight:w}",
-                    "1:",
-                    "ld1 {{v0.8h}}, [{row}], #16",
-                    "ld1 {{v1.4s, v2.4s}}, [{sums}]",
-                    "sxtl v3.4s, v0.4h",
-                    "sxtl2 v0.4s, v0.8h",
-                    "mla v1.4s, v3.4s, v4.4s",
-                    "mla v2.4s, v0.4s, v4.4s",
-                    "st1 {{v1.4s, v2.4s}}, [{sums}], #32",
-                    "subs {blocks}, {blocks}, #1",
-                    "b.ne 1b",
-                    weight = in(reg) weight,
-                    row = inout(reg) row.as_ptr() => _,
-                    sums = inout(reg) sums.as_mut_ptr() => _,
-                    blocks = inout(reg) blocks => _,
-                    out("v0") _,
-                    out("v1") _,
-                    out("v2") _,
-                    out("v3") _,
-                    out("v4") _,
-                    options(nostack),
-                );
-            }
-        }
-        let done = 8 * blocks;
-        generic::accumulate(sums.get_mut(done..).unwrap_or(&mut []), weight, row.get(done..).unwrap_or(&[]));
-    }
-
-    fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
         let blocks = sums.len().min(row.len()) / 16;
         if blocks > 0 {
             // SAFETY: `blocks` blocks each read 16 bytes of `row` and read and write 16 `i32`s
@@ -211,7 +174,7 @@ impl Kernels for ArmNeon {
             }
         }
         let done = 16 * blocks;
-        generic::accumulate_i8(sums.get_mut(done..).unwrap_or(&mut []), weight, row.get(done..).unwrap_or(&[]));
+        generic::accumulate(sums.get_mut(done..).unwrap_or(&mut []), weight, row.get(done..).unwrap_or(&[]));
     }
 
     fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {

@@ -1,5 +1,5 @@
 //! The kernels for the Arm DSP extension (Cortex-M4/M7/M33): [`Kernels::dense`],
-//! [`Kernels::dense_i8`], `accumulate`, `accumulate_i8` and `depthwise` in `asm!` with `SMLAD`
+//! [`Kernels::dense_i8`], `accumulate`, `accumulate` and `depthwise` in `asm!` with `SMLAD`
 //! and its relatives. The other methods are the portable ones. Under QEMU one instruction is the unit of cost, so the loops are
 //! counted in instructions below.
 //!
@@ -66,20 +66,17 @@
 //! live too. The shapes it takes are the pair loop's, with two scratch words per input.
 //!
 //! # The vector kernels
-//! `accumulate` (`P V`, dynamic convolution) takes one MAC per
-//! instruction: with the pair `(0, -weight)` in a register, `SMLSD` adds `weight * hi(v)` and
-//! `SMLSDX` adds `weight * lo(v)`, exact for every weight in `-32767..=32768` (a Q15
-//! probability may be 32768, which `SMLABB`'s signed half could not hold); other weights take
-//! the portable loop. Per 16 elements: 2 `LDM`s of the row (4 `LDR`s per 8 where it is not
-//! word-aligned), 4 `LDM` + 4 `STM` of the sums, 16 `SMLSD(X)`. It runs 16 elements per pass
-//! and leaves the last `len % 16` to Rust; it is called once per head and row, so it is not
-//! inlined (its 12 registers would make the caller's loop spill). `accumulate_i8` (int8 value
-//! rows) is the same loop with the same pair and fallback: per 4 elements one `LDR` of the row
-//! word (any address), `SXTB16` and `SXTB16 ROR #8` into `(v0, v2)` and `(v1, v3)`, 1 `LDM` +
-//! 1 `STM` of the sums and 4 `SMLSD(X)`: 9 instructions, 16 elements a pass, 38 with `CMP` +
-//! `BNE` (2.375 per element, against 1.75 for int16 rows: the widening costs 2 per 4; loading
-//! 4 row words by one `LDM` would need word-aligned rows and a register more than the 12 free
-//! ones: 4 sums, 4 row words, a widened half, the pair and 3 pointers). `depthwise` runs tap
+//! `accumulate` (`P V`, dynamic convolution, int8 value rows): with the pair `(0, -weight)` in
+//! a register, `SMLSD` adds `weight * hi(v)` and `SMLSDX` adds `weight * lo(v)`, exact for
+//! every weight in `-32767..=32768` (a Q15 probability may be 32768, which `SMLABB`'s signed
+//! half could not hold); other weights take the portable loop. Per 4 elements: one `LDR` of
+//! the row word (any address), `SXTB16` and `SXTB16 ROR #8` into `(v0, v2)` and `(v1, v3)`,
+//! 1 `LDM` + 1 `STM` of the sums and 4 `SMLSD(X)`: 9 instructions, 16 elements a pass, 38
+//! with `CMP` + `BNE` (2.375 per element; loading 4 row words by one `LDM` would need
+//! word-aligned rows and a register more than the 12 free ones: 4 sums, 4 row words, a widened
+//! half, the pair and 3 pointers). It leaves the last `len % 16` to Rust; it is called once
+//! per head and row, so it is not inlined (its 12 registers would make the caller's loop
+//! spill). `depthwise` runs tap
 //! by tap over 4 channels per pass: 1 `LDM` + 1 `STM` of the sums, 2 `LDR`s of inputs, 4
 //! `LDRSB` of the strided taps, 4 `SMLABB`/`SMLATB`, 2 pointer steps, 2 loop instructions.
 //! `LDR` takes any address on these cores; `LDM`, `LDRD` and `STRD` only word-aligned ones.
@@ -98,27 +95,11 @@ const CHANNELS: usize = 32;
 /// Elements per pass of the vector kernels' loops.
 const VECTOR: usize = 16;
 
-/// 4 elements of `accumulate` from the two `row` words `$v` and `$u`: the four sums in r8 to
-/// r11 (named for `LDM`/`STM`), `weight * lo` by `SMLSDX`, `weight * hi` by `SMLSD` (module
-/// doc).
-macro_rules! accumulate_four {
-    ($v:literal, $u:literal) => {
-        concat!(
-            "ldm {sums}, {{r8, r9, r10, r11}}\n",
-            "smlsdx r8, {pair}, ", $v, ", r8\n",
-            "smlsd r9, ", $v, ", {pair}, r9\n",
-            "smlsdx r10, {pair}, ", $u, ", r10\n",
-            "smlsd r11, ", $u, ", {pair}, r11\n",
-            "stm {sums}!, {{r8, r9, r10, r11}}\n",
-        )
-    };
-}
-
-/// 4 elements of `accumulate_i8` from the next `row` word (4 int8 values, any alignment):
+/// 4 elements of `accumulate` from the next `row` word (4 int8 values, any alignment):
 /// `SXTB16` widens `[v0 v1 v2 v3]` into `{even}` = `(v0, v2)` and `{v}` = `(v1, v3)`, then
-/// `accumulate_four!`'s `SMLSDX`/`SMLSD` against `(0, -weight)` add `weight` times the low and
+/// `SMLSDX`/`SMLSD` against `(0, -weight)` add `weight` times the low and
 /// the high half into the sums r8 to r11, in element order.
-macro_rules! accumulate_four_i8 {
+macro_rules! accumulate_four {
     () => {
         concat!(
             "ldr {v}, [{row}], #4\n",
@@ -147,88 +128,7 @@ impl Kernels for ArmDsp {
     }
 
     #[inline(never)]
-    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
-        let n = sums.len().min(row.len());
-        // `(0, -weight)` as two int16 halves, for weights whose negation is an `i16` (module
-        // doc); other weights take the portable loop.
-        let negated = weight.wrapping_neg();
-        let fast = if i16::try_from(negated).is_ok() { n / VECTOR * VECTOR } else { 0 };
-        let pair = (negated as u32) << 16;
-        let (pr, ps) = (row.as_ptr(), sums.as_mut_ptr());
-        if fast == 0 {
-            // Nothing for the loop: the portable loop below takes every element.
-        } else if pr as usize % 4 == 0 {
-            // SAFETY: the loop reads `fast` `i16`s of `row` and reads and writes `fast` `i32`s
-            // of `sums`, both at least that long and word-aligned for `LDM` and `STM`, in whole
-            // passes of `VECTOR`, at least one; `sums` is the only memory written, borrowed
-            // mutably here.
-            unsafe {
-                asm!(
-                    "2:",
-                    "ldm {row}!, {{r2, r3, r4, r5}}",
-                    accumulate_four!("r2", "r3"),
-                    accumulate_four!("r4", "r5"),
-                    "ldm {row}!, {{r2, r3, r4, r5}}",
-                    accumulate_four!("r2", "r3"),
-                    accumulate_four!("r4", "r5"),
-                    "cmp {row}, {end}",
-                    "bne 2b",
-                    row = inout(reg) pr => _,
-                    sums = inout(reg) ps => _,
-                    end = in(reg) pr.wrapping_add(fast),
-                    pair = in(reg) pair,
-                    out("r2") _,
-                    out("r3") _,
-                    out("r4") _,
-                    out("r5") _,
-                    out("r8") _,
-                    out("r9") _,
-                    out("r10") _,
-                    out("r11") _,
-                    options(nostack),
-                );
-            }
-        } else {
-            // SAFETY: as above, with `LDR` for `row`, which takes any address on these cores.
-            unsafe {
-                asm!(
-                    "2:",
-                    "ldr {v}, [{row}], #4",
-                    "ldr {u}, [{row}], #4",
-                    accumulate_four!("{v}", "{u}"),
-                    "ldr {v}, [{row}], #4",
-                    "ldr {u}, [{row}], #4",
-                    accumulate_four!("{v}", "{u}"),
-                    "ldr {v}, [{row}], #4",
-                    "ldr {u}, [{row}], #4",
-                    accumulate_four!("{v}", "{u}"),
-                    "ldr {v}, [{row}], #4",
-                    "ldr {u}, [{row}], #4",
-                    accumulate_four!("{v}", "{u}"),
-                    "cmp {row}, {end}",
-                    "bne 2b",
-                    row = inout(reg) pr => _,
-                    sums = inout(reg) ps => _,
-                    end = in(reg) pr.wrapping_add(fast),
-                    pair = in(reg) pair,
-                    v = out(reg) _,
-                    u = out(reg) _,
-                    out("r8") _,
-                    out("r9") _,
-                    out("r10") _,
-                    out("r11") _,
-                    options(nostack),
-                );
-            }
-        }
-        if fast < n {
-            let (sums, row) = (sums.get_mut(fast..n).unwrap_or(&mut []), row.get(fast..n).unwrap_or(&[]));
-            generic::accumulate(sums, weight, row);
-        }
-    }
-
-    #[inline(never)]
-    fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
         let n = sums.len().min(row.len());
         // The pair `(0, -weight)` of `accumulate`, for the same weights (module doc).
         let negated = weight.wrapping_neg();
@@ -242,10 +142,10 @@ impl Kernels for ArmDsp {
             unsafe {
                 asm!(
                     "2:",
-                    accumulate_four_i8!(),
-                    accumulate_four_i8!(),
-                    accumulate_four_i8!(),
-                    accumulate_four_i8!(),
+                    accumulate_four!(),
+                    accumulate_four!(),
+                    accumulate_four!(),
+                    accumulate_four!(),
                     "cmp {row}, {end}",
                     "bne 2b",
                     row = inout(reg) pr => _,
@@ -264,7 +164,7 @@ impl Kernels for ArmDsp {
         }
         if fast < n {
             let (sums, row) = (sums.get_mut(fast..n).unwrap_or(&mut []), row.get(fast..n).unwrap_or(&[]));
-            generic::accumulate_i8(sums, weight, row);
+            generic::accumulate(sums, weight, row);
         }
     }
 

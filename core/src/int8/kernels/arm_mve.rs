@@ -67,11 +67,10 @@
 //!   (`layer_norm::RowStatistics`), and rows past its fast path's bounds, or elements whose
 //!   normalised value reaches 2^16, take the portable code.
 //! - `accumulate` (`VMLA.I32` by the scalar weight, which may be 32768): a tail-predicated
-//!   loop, 4 elements per pass: `VLDRH.S32` of the row, `VLDRW` + `VSTRW` of the sums, `VMLA`
-//!   and `LETP`, 5 instructions. `accumulate_i8` is the same loop with `VLDRB.S32` (4 int8
-//!   values widened to i32 lanes, any address), 5 instructions per 4 elements; `VMLA.I32`
-//!   keeps the low 32 bits of each product, so every `i32` weight is exact and odd lengths
-//!   are the loop's last, predicated pass.
+//!   loop, 4 elements per pass: `VLDRB.S32` of the row (4 int8 values widened to i32 lanes,
+//!   any address), `VLDRW` + `VSTRW` of the sums, `VMLA` and `LETP`, 5 instructions;
+//!   `VMLA.I32` keeps the low 32 bits of each product, so every `i32` weight is exact and odd
+//!   lengths are the loop's last, predicated pass.
 
 // The crate denies `unsafe`; this module is where the engine's `asm!` lives.
 #![allow(unsafe_code)]
@@ -640,33 +639,7 @@ impl Kernels for ArmMve {
         layer_norm::normalize(z.get_mut(done..).unwrap_or(&mut []), rest, &statistics);
     }
 
-    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
-        let n = sums.len().min(row.len());
-        // SAFETY: the tail-predicated loop reads `n` values of `row` and reads and writes `n`
-        // of `sums`, both at least that long; predicated-off lanes are neither read nor stored.
-        unsafe {
-            asm!(
-                "wlstp.32 lr, {n}, 2f",
-                "1:",
-                "vldrh.s32 q0, [r0], #8",
-                "vldrw.u32 q1, [{sums}]",
-                "vmla.i32 q1, q0, {weight}",
-                "vstrw.32 q1, [{sums}], #16",
-                "letp lr, 1b",
-                "2:",
-                n = in(reg) n,
-                inout("r0") row.as_ptr() => _,
-                sums = inout(reg) sums.as_mut_ptr() => _,
-                weight = in(reg) weight,
-                out("lr") _,
-                out("q0") _,
-                out("q1") _,
-                options(nostack),
-            );
-        }
-    }
-
-    fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
         let n = sums.len().min(row.len());
         // SAFETY: the tail-predicated loop reads `n` bytes of `row` (`VLDRB` takes any address)
         // and reads and writes `n` `i32`s of `sums` (word-aligned for `VLDRW`/`VSTRW`), both at

@@ -122,17 +122,9 @@ pub fn depthwise<X: Copy + Into<i32>>(x: &[X], channels: usize, t: usize, w: &[i
     }
 }
 
-/// `sums[c] += weight * row[c]`, `i32` wrapping.
-#[inline]
-pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
-    for (sum, &v) in sums.iter_mut().zip(row) {
-        *sum = sum.wrapping_add(weight.wrapping_mul(v as i32));
-    }
-}
-
 /// `sums[c] += weight * row[c]` over an int8 row, `i32` wrapping.
 #[inline]
-pub fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
     for (sum, &v) in sums.iter_mut().zip(row) {
         *sum = sum.wrapping_add(weight.wrapping_mul(v as i32));
     }

@@ -73,19 +73,12 @@ pub trait Kernels {
         generic::activate_i8(acc, requant, table, out);
     }
 
-    /// `sums[c] += weight * row[c]`: one term of an attention context (`P V`) or a dynamic
-    /// convolution (taps x conv value).
-    #[inline]
-    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
-        generic::accumulate(sums, weight, row);
-    }
-
     /// `sums[c] += weight * row[c]` for int8 rows: one term of an attention context (`P V`) or
     /// a dynamic convolution (taps x conv value). Exact for every `i32` weight (`i32` wrapping
     /// sums), though the engine's weights are Q15 probabilities `0..=32768`.
     #[inline]
-    fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
-        generic::accumulate_i8(sums, weight, row);
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
+        generic::accumulate(sums, weight, row);
     }
 
     /// Depthwise 1-D convolution of token `t` over `[L, channels]` rows; see

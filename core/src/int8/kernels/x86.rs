@@ -120,12 +120,8 @@ impl Kernels for X86 {
         dispatch!(avx2::activate_i8(acc, requant, table, out), generic::activate_i8(acc, requant, table, out))
     }
 
-    fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
+    fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
         dispatch!(avx2::accumulate(sums, weight, row), generic::accumulate(sums, weight, row))
-    }
-
-    fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
-        dispatch!(avx2::accumulate_i8(sums, weight, row), generic::accumulate_i8(sums, weight, row))
     }
 
     fn depthwise(x: &[i16], channels: usize, t: usize, w: &[i8], k: usize, acc: &mut [i32]) {
@@ -168,7 +164,7 @@ impl Kernels for X86 {
 // The shared kernel suite (`tests/on-target/src/kernels.rs`) compares `Native` with `Generic` on
 // small shapes; these add the shapes that cross this module's own sizes: token rows past several
 // 4-token tiles, runs past the 64 outputs of one sink call, inputs past several 16-wide blocks
-// with every tail, and rows of values past several 8-wide (16 for `accumulate_i8`) blocks.
+// with every tail, and int8 rows past several 16-wide `accumulate` blocks.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,14 +285,14 @@ mod tests {
             // pair and random ones (drawn from `acc`, so that the cases above keep their data).
             let weight = [32768, -32768, i32::MIN, i32::MAX, 0, -1, one.multiplier, acc.first().copied().unwrap_or(7)][case % 8];
             let (mut want, mut got) = (acc.clone(), acc.clone());
-            Generic::accumulate_i8(&mut want, weight, &b);
-            X86::accumulate_i8(&mut got, weight, &b);
-            assert_eq!(want, got, "case {case}: accumulate_i8 over {n} by {weight}");
+            Generic::accumulate(&mut want, weight, &b);
+            X86::accumulate(&mut got, weight, &b);
+            assert_eq!(want, got, "case {case}: accumulate over {n} by {weight}");
             let offset = case % 3;
             let (mut want, mut got) = (acc.clone(), acc.clone());
-            Generic::accumulate_i8(&mut want, weight, b.get(offset..).unwrap_or(&[]));
-            X86::accumulate_i8(&mut got, weight, b.get(offset..).unwrap_or(&[]));
-            assert_eq!(want, got, "case {case}: accumulate_i8 over {n} from {offset} by {weight}");
+            Generic::accumulate(&mut want, weight, b.get(offset..).unwrap_or(&[]));
+            X86::accumulate(&mut got, weight, b.get(offset..).unwrap_or(&[]));
+            assert_eq!(want, got, "case {case}: accumulate over {n} from {offset} by {weight}");
         }
     }
 }

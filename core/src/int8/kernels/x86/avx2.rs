@@ -37,9 +37,9 @@
 //! - `activate`, `activate_i8`: the table's two neighbouring entries of each lane by one
 //!   `VPGATHERDD` ([`lookup8`]).
 //! - `depthwise`: 8 channels at a time, each tap's 8 weights (`K` bytes apart) by one gather.
-//! - `accumulate`: `VPMULLD` by the broadcast weight, 8 lanes at a time. `accumulate_i8`: 16
-//!   int8 values a step (one 16-byte load, `VPMOVSXBD` of each half), two `VPMULLD`, two
-//!   load-add-stores of 8 sums.
+//! - `accumulate`: 16 int8 values a step (one 16-byte load, `VPMOVSXBD` of each half), two
+//!   `VPMULLD` by the broadcast weight (the low 32 bits of each product: the `i32` wrapping
+//!   product), two load-add-stores of 8 sums.
 
 use core::arch::x86_64::*;
 
@@ -241,30 +241,11 @@ fn reduce8(v: [__m256i; 8]) -> __m256i {
     _mm256_add_epi32(_mm256_permute2x128_si256::<0x20>(ab, cd), _mm256_permute2x128_si256::<0x31>(ab, cd))
 }
 
-/// [`super::Kernels::accumulate`]: 8 lanes at a time (`VPMULLD`, the low 32 bits of each
-/// product: the `i32` wrapping product), the rest one by one.
-#[target_feature(enable = "avx2")]
-pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i16]) {
-    let n = sums.len().min(row.len());
-    let weights = _mm256_set1_epi32(weight);
-    let mut c = 0;
-    while c + 8 <= n {
-        // SAFETY: `c + 8 <= n`: 8 values of `row` and 8 of `sums` from `c`.
-        unsafe {
-            let products = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128(row.as_ptr().add(c).cast())), weights);
-            let p = sums.as_mut_ptr().add(c).cast::<__m256i>();
-            _mm256_storeu_si256(p, _mm256_add_epi32(_mm256_loadu_si256(p), products));
-        }
-        c += 8;
-    }
-    generic::accumulate(sums.get_mut(c..n).unwrap_or(&mut []), weight, row.get(c..).unwrap_or(&[]));
-}
-
-/// [`super::Kernels::accumulate_i8`]: 16 values at a time, one unaligned 16-byte load widened
+/// [`super::Kernels::accumulate`]: 16 values at a time, one unaligned 16-byte load widened
 /// by `VPMOVSXBD` in two halves of 8, `VPMULLD` by the broadcast weight (the `i32` wrapping
 /// product, exact for any weight), the rest one by one.
 #[target_feature(enable = "avx2")]
-pub fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
+pub fn accumulate(sums: &mut [i32], weight: i32, row: &[i8]) {
     let n = sums.len().min(row.len());
     let weights = _mm256_set1_epi32(weight);
     let mut c = 0;
@@ -280,7 +261,7 @@ pub fn accumulate_i8(sums: &mut [i32], weight: i32, row: &[i8]) {
         }
         c += 16;
     }
-    generic::accumulate_i8(sums.get_mut(c..n).unwrap_or(&mut []), weight, row.get(c..).unwrap_or(&[]));
+    generic::accumulate(sums.get_mut(c..n).unwrap_or(&mut []), weight, row.get(c..).unwrap_or(&[]));
 }
 
 /// [`super::Kernels::depthwise`]: 8 channels at a time, over the taps whose source row is inside
