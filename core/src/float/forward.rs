@@ -2,12 +2,20 @@
 //!
 //! Shapes: L tokens, H hidden, E embedding, A = H/2 attention width, nh = N/2 heads of width
 //! hs, K conv taps, I intermediate. Rows are tokens; every matrix is row-major `[L, width]`.
+//!
+//! A pass runs a batch of texts at once: their token rows are stacked into one `[R, width]`
+//! matrix (R = the sum of their lengths), so that every dense layer is one product over all
+//! R rows (the host's GEMM packs each weight matrix once per batch instead of once per text),
+//! while everything that mixes tokens (positions, the depthwise and dynamic convolutions,
+//! attention) runs on each text's own rows, exactly as for that text alone. Each row's numbers
+//! are therefore the same whether its text runs alone or in a batch.
 
 use super::ops::{activate, dense, dense_rows, dot, layer_norm, softmax};
 use super::weights::LayerWeights;
-use super::{FloatModel, Observer, Point};
+use super::{BatchError, FloatModel, Observer, Point};
 use crate::input::{self, RunError};
 use crate::ModelConfig;
+use core::ops::Range;
 
 /// The activation buffers of one pass, carved out of the caller's scratch slice.
 pub(super) struct Scratch<'s> {
@@ -29,7 +37,7 @@ pub(super) struct Scratch<'s> {
     mixed: &'s mut [f32],
     /// `[L, H]` the attention block's output (LayerNorm applied), the FFN's residual.
     attended: &'s mut [f32],
-    /// `[L]` one query's attention scores.
+    /// `[longest text]` one query's attention scores.
     scores: &'s mut [f32],
     /// `[L, I]` the FFN's intermediate activations.
     ffn: &'s mut [f32],
@@ -38,8 +46,9 @@ pub(super) struct Scratch<'s> {
 }
 
 impl<'s> Scratch<'s> {
-    /// Element counts of the buffers, in carving order.
-    fn sizes(c: &ModelConfig, l: usize) -> [usize; 14] {
+    /// Element counts of the buffers, in carving order, for `l` rows in all, of texts of at
+    /// most `longest` tokens.
+    fn sizes(c: &ModelConfig, l: usize, longest: usize) -> [usize; 14] {
         let (h, a) = (c.hidden_size, c.all_head_size());
         let taps = c.attention_heads() * c.conv_kernel_size;
         [
@@ -54,23 +63,23 @@ impl<'s> Scratch<'s> {
             l * taps,
             l * h,
             l * h,
-            l,
+            longest,
             l * c.intermediate_size,
             h,
         ]
     }
 
-    pub(super) fn len(c: &ModelConfig, l: usize) -> usize {
-        Self::sizes(c, l).iter().sum()
+    pub(super) fn len(c: &ModelConfig, l: usize, longest: usize) -> usize {
+        Self::sizes(c, l, longest).iter().sum()
     }
 
-    fn carve(c: &ModelConfig, l: usize, buf: &'s mut [f32]) -> Result<Self, RunError> {
-        let need = Self::len(c, l);
+    fn carve(c: &ModelConfig, l: usize, longest: usize, buf: &'s mut [f32]) -> Result<Self, RunError> {
+        let need = Self::len(c, l, longest);
         if buf.len() < need {
             return Err(RunError::ScratchTooSmall { need, got: buf.len() });
         }
         let [hidden, embed, query, key, value, span_key, conv_value, depthwise, conv_taps, mixed, attended, scores, ffn, head] =
-            Self::sizes(c, l);
+            Self::sizes(c, l, longest);
         let mut rest = buf;
         Ok(Self {
             hidden: take(&mut rest, hidden),
@@ -98,6 +107,63 @@ fn take<'s>(rest: &mut &'s mut [f32], n: usize) -> &'s mut [f32] {
     part
 }
 
+/// The texts of one pass: their token ids and, for a single text, its token types.
+struct Batch<'a> {
+    texts: &'a [&'a [u32]],
+    /// Only a single-text pass ([`FloatModel::forward`], [`FloatModel::classify`]) takes token
+    /// types; `None` means all zero.
+    types: Option<&'a [u32]>,
+}
+
+/// One text of a [`Batch`]: its index, its token ids and its rows in the stacked matrices.
+struct Segment<'a> {
+    index: usize,
+    ids: &'a [u32],
+    rows: Range<usize>,
+}
+
+impl Segment<'_> {
+    /// This text's part of a stacked `[R, width]` matrix.
+    fn of<'v>(&self, values: &'v [f32], width: usize) -> &'v [f32] {
+        &values[self.rows.start * width..self.rows.end * width]
+    }
+
+    /// [`Segment::of`], writable.
+    fn of_mut<'v>(&self, values: &'v mut [f32], width: usize) -> &'v mut [f32] {
+        &mut values[self.rows.start * width..self.rows.end * width]
+    }
+}
+
+impl Batch<'_> {
+    /// Rows of the stacked matrices: all texts' tokens.
+    fn rows(&self) -> usize {
+        self.texts.iter().map(|t| t.len()).sum()
+    }
+
+    /// Tokens of the longest text.
+    fn longest(&self) -> usize {
+        self.texts.iter().map(|t| t.len()).max().unwrap_or(0)
+    }
+
+    /// The texts in order, with their rows.
+    fn segments(&self) -> impl Iterator<Item = Segment<'_>> {
+        self.texts.iter().enumerate().scan(0, |first, (index, &ids)| {
+            let rows = *first..*first + ids.len();
+            *first = rows.end;
+            Some(Segment { index, ids, rows })
+        })
+    }
+
+    /// Shows `values` (`[R, width]`) to `observer` one text at a time, as a pass over that
+    /// text alone would.
+    fn observe(&self, observer: &mut dyn Observer, layer: usize, point: Point, values: &mut [f32], width: usize) {
+        for seg in self.segments() {
+            observer.text(seg.index);
+            observer.observe(layer, point, seg.of_mut(values, width));
+        }
+    }
+}
+
 impl FloatModel<'_> {
     /// Runs `ConvBertModel` over `ids` (batch 1, no padding) and returns the last hidden state,
     /// `[L, H]` row-major, borrowed from `scratch`. `token_types` of `None` means all zero.
@@ -110,7 +176,9 @@ impl FloatModel<'_> {
         token_types: Option<&[u32]>,
         scratch: &'s mut [f32],
     ) -> Result<&'s [f32], RunError> {
-        Ok(self.run(ids, token_types, scratch, &mut ())?.hidden)
+        let texts = [ids];
+        let batch = Batch { texts: &texts, types: token_types };
+        Ok(self.run(&batch, scratch, &mut ()).map_err(|e| e.error)?.hidden)
     }
 
     /// Runs `ConvBertForSequenceClassification` and writes its `[num_labels]` logits.
@@ -141,60 +209,100 @@ impl FloatModel<'_> {
         logits: &mut [f32],
         observer: &mut dyn Observer,
     ) -> Result<(), RunError> {
-        let head = self.classifier.ok_or(RunError::NoClassifier)?;
-        if logits.len() != self.config.num_labels {
-            return Err(RunError::LogitsLength { need: self.config.num_labels, got: logits.len() });
+        let texts = [ids];
+        let batch = Batch { texts: &texts, types: token_types };
+        self.classify_batch(&batch, scratch, logits, observer).map_err(|e| e.error)
+    }
+
+    /// [`FloatModel::classify_observed`] for several texts at once (all token types zero):
+    /// `logits` is `[texts, num_labels]`, and `scratch` must hold
+    /// [`FloatModel::batch_scratch_len`] of the texts' total and longest lengths. Each text's
+    /// logits and observed values are those of its own single-text pass; `observer` is told
+    /// with [`Observer::text`] which text the values it is shown next belong to.
+    ///
+    /// # Errors
+    /// As [`FloatModel::classify`], naming the text at fault when one is.
+    pub fn classify_batch_observed(
+        &self,
+        texts: &[&[u32]],
+        scratch: &mut [f32],
+        logits: &mut [f32],
+        observer: &mut dyn Observer,
+    ) -> Result<(), BatchError> {
+        self.classify_batch(&Batch { texts, types: None }, scratch, logits, observer)
+    }
+
+    fn classify_batch(
+        &self,
+        batch: &Batch<'_>,
+        scratch: &mut [f32],
+        logits: &mut [f32],
+        observer: &mut dyn Observer,
+    ) -> Result<(), BatchError> {
+        let whole = |error| BatchError { text: None, error };
+        let head = self.classifier.ok_or(whole(RunError::NoClassifier))?;
+        let labels = self.config.num_labels;
+        if logits.len() != labels * batch.texts.len() {
+            return Err(whole(RunError::LogitsLength { need: labels * batch.texts.len(), got: logits.len() }));
         }
-        let s = self.run(ids, token_types, scratch, observer)?;
+        let s = self.run(batch, scratch, observer)?;
         // ConvBertClassificationHead: x = h[:, 0] ([CLS]); out_proj(act(dense(x))).
-        let cls = &s.hidden[..self.config.hidden_size];
-        dense(&head.dense, cls, s.head);
-        observer.observe(0, Point::HeadPre, s.head);
-        activate(self.config.hidden_act, s.head);
-        observer.observe(0, Point::HeadAct, s.head);
-        dense(&head.out_proj, s.head, logits);
-        observer.observe(0, Point::Logits, logits);
+        let h = self.config.hidden_size;
+        for (seg, logits) in batch.segments().zip(logits.chunks_exact_mut(labels)) {
+            observer.text(seg.index);
+            let cls = &s.hidden[seg.rows.start * h..][..h];
+            dense(&head.dense, cls, s.head);
+            observer.observe(0, Point::HeadPre, s.head);
+            activate(self.config.hidden_act, s.head);
+            observer.observe(0, Point::HeadAct, s.head);
+            dense(&head.out_proj, s.head, logits);
+            observer.observe(0, Point::Logits, logits);
+        }
         Ok(())
     }
 
-    fn run<'s>(
-        &self,
-        ids: &[u32],
-        token_types: Option<&[u32]>,
-        scratch: &'s mut [f32],
-        observer: &mut dyn Observer,
-    ) -> Result<Scratch<'s>, RunError> {
-        input::validate(&self.config, ids, token_types)?;
-        let mut s = Scratch::carve(&self.config, ids.len(), scratch)?;
-        self.embed(ids, token_types, &mut s, observer);
+    fn run<'s>(&self, batch: &Batch<'_>, scratch: &'s mut [f32], observer: &mut dyn Observer) -> Result<Scratch<'s>, BatchError> {
+        for seg in batch.segments() {
+            input::validate(&self.config, seg.ids, batch.types).map_err(|error| BatchError { text: Some(seg.index), error })?;
+        }
+        let mut s = Scratch::carve(&self.config, batch.rows(), batch.longest(), scratch)
+            .map_err(|error| BatchError { text: None, error })?;
+        self.embed(batch, &mut s, observer);
         for (n, layer) in self.layers.iter().enumerate() {
-            self.layer(n, layer, ids.len(), &mut s, observer);
+            self.layer(n, layer, batch, &mut s, observer);
         }
         Ok(s)
     }
 
     /// ConvBertEmbeddings, then embeddings_project: hidden[t] = proj(LN_E(word + pos + type)).
-    fn embed(&self, ids: &[u32], token_types: Option<&[u32]>, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
+    fn embed(&self, batch: &Batch<'_>, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
         let (c, w) = (&self.config, &self.embeddings);
         let e = c.embedding_size;
-        for (t, (&id, row)) in ids.iter().zip(s.embed.chunks_exact_mut(e)).enumerate() {
-            // Ids and types were validated against the table sizes, so these rows exist.
-            let tt = token_types.map_or(0, |types| types[t]) as usize;
-            let word = &w.word[id as usize * e..][..e];
-            let position = &w.position[t * e..][..e];
-            let token_type = &w.token_type[tt * e..][..e];
-            for (((x, wv), p), ty) in row.iter_mut().zip(word).zip(position).zip(token_type) {
-                *x = wv + p + ty;
+        for seg in batch.segments() {
+            observer.text(seg.index);
+            // Positions count from 0 in every text.
+            for (t, (&id, row)) in seg.ids.iter().zip(seg.of_mut(s.embed, e).chunks_exact_mut(e)).enumerate() {
+                // Ids and types were validated against the table sizes, so these rows exist.
+                let tt = batch.types.map_or(0, |types| types[t]) as usize;
+                let word = &w.word[id as usize * e..][..e];
+                let position = &w.position[t * e..][..e];
+                let token_type = &w.token_type[tt * e..][..e];
+                for (((x, wv), p), ty) in row.iter_mut().zip(word).zip(position).zip(token_type) {
+                    *x = wv + p + ty;
+                }
+                observer.observe(0, Point::EmbeddingSum, row);
+                layer_norm(row, w.ln_gamma, w.ln_beta, c.layer_norm_eps);
+                observer.observe(0, Point::EmbeddingNorm, row);
             }
-            observer.observe(0, Point::EmbeddingSum, row);
-            layer_norm(row, w.ln_gamma, w.ln_beta, c.layer_norm_eps);
-            observer.observe(0, Point::EmbeddingNorm, row);
         }
         match &w.project {
             Some(project) => {
                 dense_rows(project, s.embed, s.hidden);
-                for row in s.hidden.chunks_exact_mut(c.hidden_size) {
-                    observer.observe(0, Point::Projected, row);
+                for seg in batch.segments() {
+                    observer.text(seg.index);
+                    for row in seg.of_mut(s.hidden, c.hidden_size).chunks_exact_mut(c.hidden_size) {
+                        observer.observe(0, Point::Projected, row);
+                    }
                 }
             }
             // E == H: the scratch buffers have the same size.
@@ -203,113 +311,164 @@ impl FloatModel<'_> {
     }
 
     /// One ConvBertLayer: mixed attention (self-attention + dynamic conv heads), then FFN.
-    fn layer(&self, n: usize, w: &LayerWeights<'_>, l: usize, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
-        let mut observe = |point, values: &mut [f32]| observer.observe(n, point, values);
+    fn layer(&self, n: usize, w: &LayerWeights<'_>, batch: &Batch<'_>, s: &mut Scratch<'_>, observer: &mut dyn Observer) {
         let c = &self.config;
-        let (h, a, hs, nh, k) =
-            (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
-        let pad = (k - 1) / 2;
-        // Source row of conv tap j for output token t, when inside [0, L) (zero padding).
-        let tap_source = |t: usize, j: usize| (t + j).checked_sub(pad).filter(|&src| src < l);
+        let (h, a, taps) = (c.hidden_size, c.all_head_size(), c.attention_heads() * c.conv_kernel_size);
+        let mut observe = |point, values: &mut [f32], width| batch.observe(observer, n, point, values, width);
 
         // q, k, v = x Wq^T + bq, ...; co = x Wco^T + bco                        [L, A] each
         dense_rows(&w.query, s.hidden, s.query);
         dense_rows(&w.key, s.hidden, s.key);
         dense_rows(&w.value, s.hidden, s.value);
         dense_rows(&w.conv_out, s.hidden, s.conv_value);
-        observe(Point::Query, s.query);
-        observe(Point::Key, s.key);
-        observe(Point::Value, s.value);
-        observe(Point::ConvValue, s.conv_value);
+        observe(Point::Query, s.query, a);
+        observe(Point::Key, s.key, a);
+        observe(Point::Value, s.value, a);
+        observe(Point::ConvValue, s.conv_value, a);
 
         // Span-aware key: SeparableConv1D = depthwise K-tap filter per channel, then a
         // pointwise H -> A with bias.                                            [L, H] -> [L, A]
-        for (t, out) in s.depthwise.chunks_exact_mut(h).enumerate() {
-            out.fill(0.0);
-            for j in 0..k {
-                let Some(src) = tap_source(t, j) else { continue };
-                let x = &s.hidden[src * h..][..h];
-                for ((o, xv), filter) in out.iter_mut().zip(x).zip(w.key_conv_depthwise.chunks_exact(k)) {
-                    *o += filter[j] * xv;
-                }
-            }
+        for seg in batch.segments() {
+            self.depthwise(w, seg.of(s.hidden, h), seg.of_mut(s.depthwise, h));
         }
-        observe(Point::Depthwise, s.depthwise);
+        observe(Point::Depthwise, s.depthwise, h);
         dense_rows(&w.key_conv_pointwise, s.depthwise, s.span_key);
-        observe(Point::SpanKey, s.span_key);
+        observe(Point::SpanKey, s.span_key, a);
 
         // Conv kernels: softmax_j((span_key * q) Wck^T + bck), one K-tap kernel per token
         // and head.                                                              [L, nh * K]
         for (ks, q) in s.span_key.iter_mut().zip(s.query.iter()) {
             *ks *= q;
         }
-        observe(Point::KeyQuery, s.span_key);
+        observe(Point::KeyQuery, s.span_key, a);
         dense_rows(&w.conv_kernel, s.span_key, s.conv_taps);
-        observe(Point::KernelLogits, s.conv_taps);
-        for kernel in s.conv_taps.chunks_exact_mut(k) {
+        observe(Point::KernelLogits, s.conv_taps, taps);
+        for kernel in s.conv_taps.chunks_exact_mut(c.conv_kernel_size) {
             softmax(kernel);
         }
 
         // mixed[t] = concat(attention heads, conv heads)                         [L, H]
+        for seg in batch.segments() {
+            observer.text(seg.index);
+            let heads = Heads {
+                query: seg.of(s.query, a),
+                key: seg.of(s.key, a),
+                value: seg.of(s.value, a),
+                conv_value: seg.of(s.conv_value, a),
+                conv_taps: seg.of(s.conv_taps, taps),
+            };
+            self.mix(n, &heads, seg.of_mut(s.mixed, h), &mut s.scores[..seg.ids.len()], observer);
+        }
+
+        // ConvBertSelfOutput: attended = LN(mixed Wao^T + bao + x)                [L, H]
+        batch.observe(observer, n, Point::Mixed, s.mixed, h);
+        dense_rows(&w.attention_output, s.mixed, s.attended);
+        for seg in batch.segments() {
+            observer.text(seg.index);
+            for (row, x) in seg.of_mut(s.attended, h).chunks_exact_mut(h).zip(seg.of(s.hidden, h).chunks_exact(h)) {
+                add_residual(row, x);
+                observer.observe(n, Point::AttentionSum, row);
+                layer_norm(row, w.attention_ln_gamma, w.attention_ln_beta, c.layer_norm_eps);
+                observer.observe(n, Point::AttentionNorm, row);
+            }
+        }
+
+        // FFN: hidden = LN(W2 act(W1 attended + b1) + b2 + attended)         [L, I] -> [L, H]
+        dense_rows(&w.intermediate, s.attended, s.ffn);
+        let i = c.intermediate_size;
+        for seg in batch.segments() {
+            observer.text(seg.index);
+            for row in seg.of_mut(s.ffn, i).chunks_exact_mut(i) {
+                observer.observe(n, Point::FfnPre, row);
+                activate(c.hidden_act, row);
+                observer.observe(n, Point::FfnAct, row);
+            }
+        }
+        dense_rows(&w.output, s.ffn, s.hidden);
+        for seg in batch.segments() {
+            observer.text(seg.index);
+            for (row, residual) in seg.of_mut(s.hidden, h).chunks_exact_mut(h).zip(seg.of(s.attended, h).chunks_exact(h)) {
+                add_residual(row, residual);
+                observer.observe(n, Point::FfnSum, row);
+                layer_norm(row, w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
+                observer.observe(n, Point::FfnNorm, row);
+            }
+        }
+    }
+
+    /// The span-aware key's depthwise K-tap filter over one text's rows `x` (`[L, H]`), zero
+    /// padded at the text's ends.
+    fn depthwise(&self, w: &LayerWeights<'_>, x: &[f32], out: &mut [f32]) {
+        let (h, k) = (self.config.hidden_size, self.config.conv_kernel_size);
+        let l = x.len() / h;
+        for (t, out) in out.chunks_exact_mut(h).enumerate() {
+            out.fill(0.0);
+            for j in 0..k {
+                let Some(src) = tap_source(t, j, k, l) else { continue };
+                let x = &x[src * h..][..h];
+                for ((o, xv), filter) in out.iter_mut().zip(x).zip(w.key_conv_depthwise.chunks_exact(k)) {
+                    *o += filter[j] * xv;
+                }
+            }
+        }
+    }
+
+    /// One text's attention heads and dynamic-convolution heads, concatenated into `mixed`
+    /// (`[L, H]`); `scores` is `[L]` scratch.
+    fn mix(&self, n: usize, x: &Heads<'_>, mixed: &mut [f32], scores: &mut [f32], observer: &mut dyn Observer) {
+        let c = &self.config;
+        let (h, a, hs, nh, k) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
+        let l = scores.len();
         let sqrt_hs = libm::sqrtf(hs as f32);
-        for (t, mixed_row) in s.mixed.chunks_exact_mut(h).enumerate() {
+        for (t, mixed_row) in mixed.chunks_exact_mut(h).enumerate() {
             let (attention_out, conv_out) = mixed_row.split_at_mut(a);
             for head in 0..nh {
                 let cols = head * hs..(head + 1) * hs;
                 // Self-attention: softmax_u(q[t] . k[u] / sqrt(hs)) weighted sum of v[u].
-                let q = &s.query[t * a..][cols.clone()];
-                let scores = &mut s.scores[..l];
+                let q = &x.query[t * a..][cols.clone()];
                 for (u, score) in scores.iter_mut().enumerate() {
-                    *score = dot(q, &s.key[u * a..][cols.clone()]) / sqrt_hs;
+                    *score = dot(q, &x.key[u * a..][cols.clone()]) / sqrt_hs;
                 }
-                observe(Point::Scores, scores);
+                observer.observe(n, Point::Scores, scores);
                 softmax(scores);
                 let out = &mut attention_out[cols.clone()];
                 out.fill(0.0);
                 for (u, &p) in scores.iter().enumerate() {
-                    for (o, v) in out.iter_mut().zip(&s.value[u * a..][cols.clone()]) {
+                    for (o, v) in out.iter_mut().zip(&x.value[u * a..][cols.clone()]) {
                         *o += p * v;
                     }
                 }
                 // Dynamic convolution: the head's K-tap kernel slides over conv_value,
                 // shared by the head's hs channels.
-                let kernel = &s.conv_taps[(t * nh + head) * k..][..k];
+                let kernel = &x.conv_taps[(t * nh + head) * k..][..k];
                 let out = &mut conv_out[cols.clone()];
                 out.fill(0.0);
                 for (j, &tap) in kernel.iter().enumerate() {
-                    let Some(src) = tap_source(t, j) else { continue };
-                    for (o, v) in out.iter_mut().zip(&s.conv_value[src * a..][cols.clone()]) {
+                    let Some(src) = tap_source(t, j, k, l) else { continue };
+                    for (o, v) in out.iter_mut().zip(&x.conv_value[src * a..][cols.clone()]) {
                         *o += tap * v;
                     }
                 }
             }
         }
-
-        // ConvBertSelfOutput: attended = LN(mixed Wao^T + bao + x)                [L, H]
-        observe(Point::Mixed, s.mixed);
-        dense_rows(&w.attention_output, s.mixed, s.attended);
-        for (row, x) in s.attended.chunks_exact_mut(h).zip(s.hidden.chunks_exact(h)) {
-            add_residual(row, x);
-            observe(Point::AttentionSum, row);
-            layer_norm(row, w.attention_ln_gamma, w.attention_ln_beta, c.layer_norm_eps);
-            observe(Point::AttentionNorm, row);
-        }
-
-        // FFN: hidden = LN(W2 act(W1 attended + b1) + b2 + attended)         [L, I] -> [L, H]
-        dense_rows(&w.intermediate, s.attended, s.ffn);
-        for row in s.ffn.chunks_exact_mut(c.intermediate_size) {
-            observe(Point::FfnPre, row);
-            activate(c.hidden_act, row);
-            observe(Point::FfnAct, row);
-        }
-        dense_rows(&w.output, s.ffn, s.hidden);
-        for (row, residual) in s.hidden.chunks_exact_mut(h).zip(s.attended.chunks_exact(h)) {
-            add_residual(row, residual);
-            observe(Point::FfnSum, row);
-            layer_norm(row, w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
-            observe(Point::FfnNorm, row);
-        }
     }
+}
+
+/// One text's inputs of the attention and conv heads ([`FloatModel::mix`]).
+struct Heads<'a> {
+    /// `[L, A]` each.
+    query: &'a [f32],
+    key: &'a [f32],
+    value: &'a [f32],
+    conv_value: &'a [f32],
+    /// `[L, nh * K]` the softmaxed conv kernels.
+    conv_taps: &'a [f32],
+}
+
+/// Source row of conv tap `j` (of `k`, centred) for output token `t` of a text of `l` tokens,
+/// when inside `[0, l)` (zero padding outside).
+fn tap_source(t: usize, j: usize, k: usize, l: usize) -> Option<usize> {
+    (t + j).checked_sub((k - 1) / 2).filter(|&src| src < l)
 }
 
 /// `row += residual`, the residual of BERT-style post-LN blocks.

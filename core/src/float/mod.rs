@@ -21,7 +21,9 @@ pub mod weights;
 
 pub use weights::{ClassifierWeights, Dense, EmbeddingWeights, LayerWeights, Layout, WeightsError};
 
+use crate::input::RunError;
 use crate::ModelConfig;
+use core::fmt;
 
 /// A tensor the forward pass shows to an [`Observer`], named after the PyTorch value it is.
 /// Values come one token row at a time (or all rows of a `[L, width]` buffer at once).
@@ -81,6 +83,13 @@ pub enum Point {
 pub trait Observer {
     /// Called with each observed tensor (or row of it).
     fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]);
+
+    /// Called before the values of text `index` of a batch are shown
+    /// ([`FloatModel::classify_batch_observed`]; a single-text pass calls it with 0). A batch
+    /// shows each point's values text by text, so an observer that keeps something per text
+    /// (the [CLS] row, a text's residual stream) needs to know whose values come next; one
+    /// that only accumulates can ignore it.
+    fn text(&mut self, _index: usize) {}
 }
 
 /// The no-op observer.
@@ -134,6 +143,33 @@ impl<'w> FloatModel<'w> {
 
     /// f32 elements of scratch that a pass over `seq_len` tokens needs.
     pub fn scratch_len(&self, seq_len: usize) -> usize {
-        forward::Scratch::len(&self.config, seq_len)
+        forward::Scratch::len(&self.config, seq_len, seq_len)
+    }
+
+    /// f32 elements of scratch that a batch of texts of `rows` tokens in all, none longer than
+    /// `longest`, needs ([`FloatModel::classify_batch_observed`]).
+    pub fn batch_scratch_len(&self, rows: usize, longest: usize) -> usize {
+        forward::Scratch::len(&self.config, rows, longest)
     }
 }
+
+/// Why a batch pass failed: the [`RunError`], and which text of the batch caused it (`None`
+/// when the batch as a whole is at fault: scratch, logits buffer, no classifier).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchError {
+    /// Index of the text in the batch.
+    pub text: Option<usize>,
+    /// What went wrong.
+    pub error: RunError,
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.text {
+            Some(i) => write!(f, "text {} of the batch: {}", i + 1, self.error),
+            None => self.error.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for BatchError {}

@@ -50,8 +50,9 @@ pub fn dense_rows(d: &Dense<'_>, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `gram += x^T x` for the rows of `x` (`[rows, width]`; `gram` is `[width, width]`): the sum
-/// of each row's outer product with itself, e.g. the input moments that GPTQ rounds against.
+/// `gram += x^T x` for the rows of `x` (`[rows, width]`; `gram` is `[width, width]` and
+/// symmetric, e.g. zero): the sum of each row's outer product with itself, e.g. the input
+/// moments that GPTQ rounds against.
 pub fn add_gram(x: &[f32], width: usize, gram: &mut [f32]) {
     #[cfg(feature = "float-gemm")]
     super::gemm::add_gram(x, width, gram);

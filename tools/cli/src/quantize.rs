@@ -7,11 +7,12 @@ use convbert::int8::{arena_bytes, with_rejection, AlignedBlob, Engine, Model, Re
 use convbert::tokenizer::TokenizerSettings;
 use convbert_hf::Checkpoint;
 use convbert_quantize::reject::{self, OosMetrics};
-use convbert_quantize::{calibrate, dense_inputs, measure, pack, spread, PackOptions, PackVocab, Report};
+use convbert_quantize::{calibrate_for_report, dense_inputs, measure, pack, spread, Calibration, PackOptions, PackVocab, Report};
 use std::error::Error;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// The command's arguments (see `main.rs`).
 pub struct Options<'a> {
@@ -85,9 +86,14 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let settings = TokenizerSettings { max_len, ..tokenizer.settings };
 
     let calibration = calibration_texts(o.calib, o.samples)?;
+    let mut phases = Phases::start();
     let bar = progress::bar("calibrating", calibration.len());
-    let ranges = calibrate(&model, &tokenizer, &calibration, |done, _| bar.set_position(done as u64))?;
+    // Calibration also keeps the float outputs the report compares with (when they fit in
+    // memory), so that the report runs only the engine.
+    let Calibration { ranges, reference } =
+        calibrate_for_report(&model, &tokenizer, &calibration, max_len, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    phases.end("calibration");
 
     let full = PackVocab::full(&ckpt.vocab_text, ckpt.config.vocab_size);
     let vocab = if o.prune_vocab.is_empty() {
@@ -109,12 +115,14 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
             let bar = progress::bar("layer inputs", texts.len());
             let inputs = dense_inputs(&model, &tokenizer, &texts, |done, _| bar.set_position(done as u64))?;
             bar.finish_and_clear();
+            phases.end("layer inputs");
             Some(inputs)
         }
         WeightRounding::Nearest => None,
     };
     let options = PackOptions { dense_inputs: inputs.as_ref(), ..o.pack };
     let packed = pack(&model, settings, &vocab, &ckpt.labels, &ranges, options)?;
+    phases.end("packing");
 
     // Load the blob back as `classify` will and run one text in an `arena_bytes` arena, so
     // that a blob the engine cannot run is never written.
@@ -125,13 +133,17 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
         .and_then(|mut engine| engine.classify(&calibration[0]).map(|_| ()))
         .map_err(|e| format!("the packed blob does not run: {e}"))?;
     let bar = progress::bar("measuring", calibration.len());
-    let report = measure(&model, &tokenizer, &packed, blob.bytes(), &calibration, |done, _| bar.set_position(done as u64))?;
+    let report =
+        measure(&model, &tokenizer, &packed, blob.bytes(), &calibration, reference.as_deref(), |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    phases.end("report");
     let blob_bytes = match &o.reject {
         None => packed.blob.clone(),
         Some(r) => {
             let rejection = choose_rejection(r, &packed.blob, &ckpt.labels, out)?;
-            with_rejection(&packed.blob, rejection).map_err(|e| format!("setting the rejection rule: {e}"))?
+            let blob = with_rejection(&packed.blob, rejection).map_err(|e| format!("setting the rejection rule: {e}"))?;
+            phases.end("rejection");
+            blob
         }
     };
     write_atomically(o.out, &blob_bytes)?;
@@ -144,7 +156,33 @@ pub fn run(o: &Options<'_>, out: &mut dyn Write) -> CliResult {
     let chart = o.out.with_extension("sqnr.svg");
     write_chart(&report, &chart)?;
     writeln!(out, "chart        {}", chart.display())?;
+    writeln!(out, "time         {}", phases.summary())?;
     Ok(())
+}
+
+/// Wall time of each step of the command, printed last: calibrating on big datasets takes
+/// minutes, and this says which step to blame.
+struct Phases {
+    since: Instant,
+    done: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn start() -> Self {
+        Self { since: Instant::now(), done: Vec::new() }
+    }
+
+    /// Closes the step that ran since the last call (or the start) under `name`.
+    fn end(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.done.push((name, (now - self.since).as_secs_f64()));
+        self.since = now;
+    }
+
+    /// `name 1.2 s, ...`, in order.
+    fn summary(&self) -> String {
+        self.done.iter().map(|(name, s)| format!("{name} {s:.1} s")).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// The out-of-scope rule of `--reject`: the threshold given, or the one chosen on `--valid`

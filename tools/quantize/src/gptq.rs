@@ -21,14 +21,16 @@ pub struct DenseInputs {
     moments: HashMap<(usize, Point), InputMoments>,
     /// The classifier's dense layer sees only the [CLS] row of the last layer's output.
     classifier: InputMoments,
-    /// Whether the current text's [CLS] row of the last layer was already taken.
-    cls_taken: bool,
+    /// The text of the batch whose values come next ([`Observer::text`]).
+    text: usize,
+    /// The last text of the batch whose [CLS] row of the last layer was taken.
+    cls_taken: Option<usize>,
 }
 
 impl DenseInputs {
     /// Empty moments for a model of `config`.
     pub fn new(config: &ModelConfig) -> Self {
-        Self { config: *config, moments: HashMap::new(), classifier: InputMoments::new(config.hidden_size), cls_taken: false }
+        Self { config: *config, moments: HashMap::new(), classifier: InputMoments::new(config.hidden_size), text: 0, cls_taken: None }
     }
 
     /// The moments of the inputs at `point` of `layer` (a dense layer's input point).
@@ -67,16 +69,22 @@ impl DenseInputs {
 impl Observer for DenseInputs {
     fn observe(&mut self, layer: usize, point: Point, values: &mut [f32]) {
         if point == Point::EmbeddingSum {
-            self.cls_taken = false;
+            // A new batch: its texts count from 0 again.
+            self.cls_taken = None;
         }
-        if point == Point::FfnNorm && layer + 1 == self.config.num_hidden_layers && !self.cls_taken {
-            // The FFN LayerNorm is observed one token row at a time; the first is [CLS].
+        if point == Point::FfnNorm && layer + 1 == self.config.num_hidden_layers && self.cls_taken != Some(self.text) {
+            // The FFN LayerNorm is observed one token row at a time, text after text; a text's
+            // first row is its [CLS].
             self.classifier.add_rows(&values[..values.len().min(self.config.hidden_size)]);
-            self.cls_taken = true;
+            self.cls_taken = Some(self.text);
         }
         if let Some(width) = self.width(point) {
             self.moments.entry((layer, point)).or_insert_with(|| InputMoments::new(width)).add_rows(values);
         }
+    }
+
+    fn text(&mut self, index: usize) {
+        self.text = index;
     }
 }
 

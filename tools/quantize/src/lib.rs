@@ -13,8 +13,8 @@ pub mod prune;
 pub mod reject;
 pub mod report;
 
-pub use calibrate::{calibrate, dense_inputs, spread, Ranges};
+pub use calibrate::{calibrate, calibrate_for_report, dense_inputs, spread, Calibration, Ranges};
 pub use cores::on_all_cores;
 pub use pack::{pack, PackOptions, Packed};
 pub use prune::PackVocab;
-pub use report::{measure, Report};
+pub use report::{measure, FloatReference, Report};
