@@ -124,7 +124,6 @@ struct Plan {
     zero_bias: usize,
     acc: usize,
     logits: usize,
-    scores: usize,
     residual: usize,
     probs: usize,
     taps: usize,
@@ -133,14 +132,13 @@ struct Plan {
     query: usize,
     conv_value: usize,
     scratch: usize,
-    rows: usize,
-    spare: usize,
+    tile: usize,
 }
 
 impl Plan {
     fn new(m: &Model<'_>, l: usize) -> Self {
         let c = m.config();
-        let (h, a, e) = (c.hidden_size, c.all_head_size(), c.embedding_size);
+        let (h, a, e, hs) = (c.hidden_size, c.all_head_size(), c.embedding_size, c.head_size());
         // The config's sizes are bounded (`config::limits`); `l` is the caller's.
         let taps = c.attention_heads() * c.conv_kernel_size;
         let ffn_width = c.num_groups.max(1) * super::format::ffn_block_units(c);
@@ -148,14 +146,13 @@ impl Plan {
         let rows = |width: usize| l.saturating_mul(width);
         Self {
             ids: l,
-            // The keys' product has no bias (L), nor the FFN blocks' after the first (H).
-            zero_bias: l.max(h),
+            // The keys' product has no bias.
+            zero_bias: l,
             // A tile's i32 rows: embedding sums [E], depthwise sums [H], kernel logits [nh*K],
-            // attention and FFN outputs [H]; the classifier's logits [labels].
-            acc: TILE * h.max(e).max(taps).max(c.num_labels),
+            // attention and FFN outputs [H]; or one head's context sums [hs] and the tile's
+            // scores [n, L]; the classifier's logits [labels].
+            acc: (TILE * h.max(e).max(taps).max(c.num_labels)).max(TILE.saturating_mul(l).saturating_add(hs)),
             logits: c.num_labels,
-            // A tile's attention scores, one head at a time.
-            scores: TILE.saturating_mul(l),
             residual: rows(h),
             probs: l.max(c.num_labels),
             taps: ring.slots * TILE * taps,
@@ -166,12 +163,10 @@ impl Plan {
             // The widest input of any product: H, E (projection), A (kernel generator) or an
             // FFN block (at most H).
             scratch: SCRATCH_ROWS * h.max(e).max(a),
-            // A tile's i16 rows: LayerNorm(E) outputs, filtered [H], mixed [H]; then the FFN's
-            // int8 input [H].
-            rows: TILE * h.max(e),
-            // A tile's span-aware keys [A] (i16), widened queries [hs <= A] (i16), or the
-            // activations of one FFN block (i8): in i16 units.
-            spare: TILE * a.max(ffn_width.div_ceil(2)),
+            // A tile's rows (`split_tile`): LayerNorm(E) outputs, filtered or mixed [H] and
+            // span-aware keys [A] or widened queries [hs] (i16); then the FFN's int8 input [H]
+            // and one block's activations (i8).
+            tile: (TILE * (h.max(e) + a)).max((TILE * (h + ffn_width)).div_ceil(2)),
         }
     }
 
@@ -179,8 +174,8 @@ impl Plan {
     /// past what a validated model can need (`config::limits`) becomes `usize::MAX`, an
     /// arena no one has, never a small number.
     fn bytes(&self) -> usize {
-        let words = [self.ids, self.zero_bias, self.acc, self.logits, self.scores];
-        let halves = [self.scratch, self.rows, self.spare, self.residual, self.probs, self.taps];
+        let words = [self.ids, self.zero_bias, self.acc, self.logits];
+        let halves = [self.scratch, self.tile, self.residual, self.probs, self.taps];
         let bytes = [self.key, self.value, self.query, self.conv_value];
         let sum = |counts: &[usize]| counts.iter().fold(0usize, |s, &n| s.saturating_add(n));
         sum(&words).saturating_mul(4).saturating_add(sum(&halves).saturating_mul(2)).saturating_add(sum(&bytes)).saturating_add(3)
@@ -202,10 +197,8 @@ pub struct Engine<'m, 'a> {
     zero_bias: &'a mut [i32],
     acc: &'a mut [i32],
     logits: &'a mut [i32],
-    scores: &'a mut [i32],
     scratch: &'a mut [i16],
-    rows: &'a mut [i16],
-    spare: &'a mut [i16],
+    tile: &'a mut [i16],
     residual: &'a mut [i16],
     probs: &'a mut [u16],
     taps: &'a mut [u16],
@@ -234,11 +227,9 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (zero_bias, rest) = take::<i32>(rest, plan.zero_bias);
         let (acc, rest) = take::<i32>(rest, plan.acc);
         let (logits, rest) = take::<i32>(rest, plan.logits);
-        let (scores, rest) = take::<i32>(rest, plan.scores);
         // The kernels' scratch first of the 2-byte buffers: 4-byte aligned, for word loads.
         let (scratch, rest) = take::<i16>(rest, plan.scratch);
-        let (rows, rest) = take::<i16>(rest, plan.rows);
-        let (spare, rest) = take::<i16>(rest, plan.spare);
+        let (tile, rest) = take::<i16>(rest, plan.tile);
         let (residual, rest) = take::<i16>(rest, plan.residual);
         let (probs, rest) = take::<u16>(rest, plan.probs);
         let (taps, rest) = take::<u16>(rest, plan.taps);
@@ -255,10 +246,8 @@ impl<'m, 'a> Engine<'m, 'a> {
             zero_bias,
             acc,
             logits,
-            scores,
             scratch,
-            rows,
-            spare,
+            tile,
             residual,
             probs,
             taps,
@@ -376,7 +365,7 @@ impl<'m, 'a> Engine<'m, 'a> {
                 None => Native::scale_i16(z, ln.residual, residual),
                 // E != H (either way round): the E-wide output, then embeddings_project.
                 Some(project) => {
-                    let projected_input = span_mut(self.rows, 0, n * e);
+                    let projected_input = span_mut(self.tile, 0, n * e);
                     Native::scale_i16(z, ln.residual, projected_input);
                     Native::dense(projected_input, e, project, self.scratch, &mut store(residual, h, project.requant, Native::requantize_i16));
                 }
@@ -421,7 +410,8 @@ impl<'m, 'a> Engine<'m, 'a> {
         let s = &layer.scalars;
         let (t0, slot, conv_row) = (j * TILE, j % self.ring.slots.max(1), j * TILE % self.ring.conv_rows.max(1));
         let n = TILE.min(l.saturating_sub(t0));
-        let Self { residual, scratch, rows, spare, acc, query, conv_value, taps: all_taps, .. } = self;
+        let Self { residual, scratch, tile: tile_rows, acc, query, conv_value, taps: all_taps, .. } = self;
+        let (rows, spare) = split_tile(tile_rows, h.max(c.embedding_size));
         let (x, tile) = (span(residual, 0, l * h), span(residual, t0 * h, n * h));
 
         // q, conv value = requant(W x + b) of the tile's rows, into their rings.       [n, A]
@@ -457,7 +447,8 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (pad, conv_rows) = (k / 2, self.ring.conv_rows.max(1));
         let (t0, slot) = (j * TILE, j % self.ring.slots.max(1));
         let n = TILE.min(l.saturating_sub(t0));
-        let Self { residual, scratch, rows, spare, acc, scores, zero_bias, probs, key, value, query, conv_value, taps: all_taps, .. } = self;
+        let Self { residual, scratch, tile, acc, zero_bias, probs, key, value, query, conv_value, taps: all_taps, .. } = self;
+        let (rows, spare) = split_tile(tile, h.max(c.embedding_size));
         let (tile_query, tile_taps) = (span(query, slot * TILE * a, n * a), span(all_taps, slot * TILE * nh * k, n * nh * k));
         let mixed = span_mut(rows, 0, n * h);
         for head in 0..nh {
@@ -471,13 +462,13 @@ impl<'m, 'a> Engine<'m, 'a> {
                 }
             }
             let keys = QDense { weight: span(key, head * l * hs, l * hs), bias: span(zero_bias, 0, l), requant: &[], groups: 1 };
+            let (sums, scores) = acc.split_at_mut(hs.min(acc.len()));
             let scores = span_mut(scores, 0, n * l);
             Native::dense(queries, hs, &keys, scratch, &mut store_sums(scores, l));
             // (Rows by position: a `zip` of two chunk iterators has an outlined constructor
             // that divides by their sizes, a panic path in some builds; `tests/no_panic.rs`.)
             for tt in 0..n {
                 let (t, scores, mixed) = (t0 + tt, span(scores, tt * l, l), span_mut(mixed, tt * h, h));
-                let sums = span_mut(acc, 0, hs);
                 // softmax_u(scores) weighted sum of v[u]: Q15 weights summing to at most
                 // 2^15 + L times int8 values, exact in i32 (`config::limits`).
                 let probs = span_mut(probs, 0, l);
@@ -499,25 +490,25 @@ impl<'m, 'a> Engine<'m, 'a> {
         let z = span_mut(acc, 0, n * h);
         Native::dense(mixed, h, &layer.attention_output, scratch, &mut store_sums(z, h));
         let residual = span_mut(residual, t0 * h, n * h);
-        // The LayerNorm's output twice: the i16 residual, and the FFN's int8 input (in the
-        // mixed heads' rows, which the attention output has consumed).                 [n, H]
-        let ffn_input = span_mut(as_bytes_mut(rows), 0, n * h);
+        // The LayerNorm's output twice: the i16 residual, and the FFN's int8 input (at the
+        // tile's start: the mixed heads are consumed), then a block's activations.     [n, H]
+        let bytes = as_bytes_mut(tile);
+        let (ffn_input, activated) = bytes.split_at_mut((TILE * h).min(bytes.len()));
+        let ffn_input = span_mut(ffn_input, 0, n * h);
         let attention_ln = (layer.attention_ln, &s.attention_ln);
         add_and_norm(z, layer.attention_output.requant, residual, s.attention_residual, attention_ln, Some((ffn_input, s.ffn_input)));
 
         // FFN: LN(W2 act(W1 x + b1) + b2 + residual), both products on int8 inputs, a block
         // of intermediate units at a time: the blocks' W2 sums add up into z (`FfnBlock`).
-        let ffn_input = span(as_bytes_mut(rows), 0, n * h);
         for (b, block) in (0..).map_while(|b| layer.ffn_block(b)).enumerate() {
-            let activated = span_mut(as_bytes_mut(spare), 0, n * block.width); //          [n, w]
+            let activated = span_mut(activated, 0, n * block.width); //                          [n, w]
             Native::dense_i8(ffn_input, h, &block.ffn_in, scratch, &mut store_activated_i8(activated, block.width, block.ffn_in.requant, layer.activation));
-            let bias = if b == 0 { layer.ffn_out.bias } else { span(zero_bias, 0, h) };
-            let ffn_out = QDense { weight: block.ffn_out_weight, bias, requant: &[], groups: layer.ffn_out.groups };
+            let ffn_out = QDense { weight: block.ffn_out_weight, bias: layer.ffn_out.bias, requant: &[], groups: layer.ffn_out.groups };
             let z = span_mut(acc, 0, n * h);
             if b == 0 {
                 Native::dense_i8(activated, block.width, &ffn_out, scratch, &mut store_sums(z, h));
             } else {
-                Native::dense_i8(activated, block.width, &ffn_out, scratch, &mut add_sums(z, h));
+                Native::dense_i8(activated, block.width, &ffn_out, scratch, &mut add_sums_less_bias(z, h, layer.ffn_out.bias));
             }
         }
         let z = span_mut(acc, 0, n * h);
@@ -534,7 +525,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         }
         let h = c.hidden_size;
         let head = m.classifier();
-        let activated = span_mut(self.rows, 0, h);
+        let activated = span_mut(self.tile, 0, h);
         let cls = span(self.residual, 0, h);
         Native::dense(cls, h, &head.dense, self.scratch, &mut store_activated(activated, h, head.dense.requant, head.activation));
         let logits = span_mut(self.logits, 0, labels);
@@ -594,11 +585,13 @@ fn store_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, &[i32])
     }
 }
 
-/// A sink that adds the raw `i32` sums to what `out` holds (the FFN blocks after the first).
-fn add_sums(out: &mut [i32], width: usize) -> impl FnMut(usize, usize, &[i32]) + '_ {
+/// A sink that adds `sum - bias[o]` to what `out` holds: the FFN blocks after the first, whose
+/// products include the bias that block 0 already added (`i32` wrapping: exactly the block's
+/// share of `W2 act`). One bias for all blocks instead of a zero bias `[H]` in the arena.
+fn add_sums_less_bias<'o>(out: &'o mut [i32], width: usize, bias: &'o [i32]) -> impl FnMut(usize, usize, &[i32]) + 'o {
     move |t, o, sums| {
-        for (y, &sum) in span_mut(out, t * width + o, sums.len()).iter_mut().zip(sums) {
-            *y = y.wrapping_add(sum);
+        for ((y, &sum), &b) in span_mut(out, t * width + o, sums.len()).iter_mut().zip(sums).zip(span(bias, o, sums.len())) {
+            *y = y.wrapping_add(sum.wrapping_sub(b));
         }
     }
 }
@@ -654,6 +647,12 @@ fn span<T>(buf: &[T], start: usize, len: usize) -> &[T] {
 /// [`span`] for writing.
 fn span_mut<T>(buf: &mut [T], start: usize, len: usize) -> &mut [T] {
     buf.get_mut(start..start.saturating_add(len)).unwrap_or(&mut [])
+}
+
+/// The tile region's views in the attention stages: `[TILE, width]` rows (filtered or mixed
+/// heads, `width = max(H, E)`) and the rest (span-aware keys, widened queries).
+fn split_tile(tile: &mut [i16], width: usize) -> (&mut [i16], &mut [i16]) {
+    tile.split_at_mut((TILE * width).min(tile.len()))
 }
 
 /// An `i16` buffer's bytes, for the int8 rows that share it (`Engine::finish_tile`).
