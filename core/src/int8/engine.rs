@@ -161,8 +161,8 @@ impl Plan {
             query: ring.slots * TILE * a,
             conv_value: ring.conv_rows * a,
             // The widest input of any product: H, E (projection), A (kernel generator) or an
-            // FFN block (at most H).
-            scratch: SCRATCH_ROWS * h.max(e).max(a),
+            // FFN block (`format::ffn_block_units`).
+            scratch: SCRATCH_ROWS * h.max(e).max(a).max(ffn_width),
             // A tile's rows (`split_tile`): LayerNorm(E) outputs, filtered or mixed [H] and
             // span-aware keys [A] or widened queries [hs] (i16); then the FFN's int8 input [H]
             // and one block's activations (i8).
