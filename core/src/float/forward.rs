@@ -154,6 +154,28 @@ impl Batch<'_> {
         })
     }
 
+    /// `rows = LayerNorm(rows + residual)` (both `[R, H]`, H the LayerNorm's width), shown to
+    /// `observer` text by text before (`sum`) and after (`norm`) the LayerNorm.
+    fn add_and_norm(
+        &self,
+        observer: &mut dyn Observer,
+        layer: usize,
+        (rows, residual): (&mut [f32], &[f32]),
+        (gamma, beta, eps): (&[f32], &[f32], f32),
+        (sum, norm): (Point, Point),
+    ) {
+        let h = gamma.len().max(1);
+        for seg in self.segments() {
+            observer.text(seg.index);
+            for (row, x) in seg.of_mut(rows, h).chunks_exact_mut(h).zip(seg.of(residual, h).chunks_exact(h)) {
+                add_residual(row, x);
+                observer.observe(layer, sum, row);
+                layer_norm(row, gamma, beta, eps);
+                observer.observe(layer, norm, row);
+            }
+        }
+    }
+
     /// Shows `values` (`[R, width]`) to `observer` one text at a time, as a pass over that
     /// text alone would.
     fn observe(&self, observer: &mut dyn Observer, layer: usize, point: Point, values: &mut [f32], width: usize) {
@@ -363,15 +385,8 @@ impl FloatModel<'_> {
         // ConvBertSelfOutput: attended = LN(mixed Wao^T + bao + x)                [L, H]
         batch.observe(observer, n, Point::Mixed, s.mixed, h);
         dense_rows(&w.attention_output, s.mixed, s.attended);
-        for seg in batch.segments() {
-            observer.text(seg.index);
-            for (row, x) in seg.of_mut(s.attended, h).chunks_exact_mut(h).zip(seg.of(s.hidden, h).chunks_exact(h)) {
-                add_residual(row, x);
-                observer.observe(n, Point::AttentionSum, row);
-                layer_norm(row, w.attention_ln_gamma, w.attention_ln_beta, c.layer_norm_eps);
-                observer.observe(n, Point::AttentionNorm, row);
-            }
-        }
+        let attention_ln = (w.attention_ln_gamma, w.attention_ln_beta, c.layer_norm_eps);
+        batch.add_and_norm(observer, n, (s.attended, s.hidden), attention_ln, (Point::AttentionSum, Point::AttentionNorm));
 
         // FFN: hidden = LN(W2 act(W1 attended + b1) + b2 + attended)         [L, I] -> [L, H]
         dense_rows(&w.intermediate, s.attended, s.ffn);
@@ -385,15 +400,8 @@ impl FloatModel<'_> {
             }
         }
         dense_rows(&w.output, s.ffn, s.hidden);
-        for seg in batch.segments() {
-            observer.text(seg.index);
-            for (row, residual) in seg.of_mut(s.hidden, h).chunks_exact_mut(h).zip(seg.of(s.attended, h).chunks_exact(h)) {
-                add_residual(row, residual);
-                observer.observe(n, Point::FfnSum, row);
-                layer_norm(row, w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
-                observer.observe(n, Point::FfnNorm, row);
-            }
-        }
+        let ffn_ln = (w.output_ln_gamma, w.output_ln_beta, c.layer_norm_eps);
+        batch.add_and_norm(observer, n, (s.hidden, s.attended), ffn_ln, (Point::FfnSum, Point::FfnNorm));
     }
 
     /// The span-aware key's depthwise K-tap filter over one text's rows `x` (`[L, H]`), zero
