@@ -6,8 +6,8 @@
 //! allocates nothing and reuses buffers across layers. The inner loops are [`Native`]'s
 //! (`kernels`); this file only says what is computed, in which order, into which buffer.
 //!
-//! Only four things exist for every token at once: the int16 residual stream `[L, H]` and,
-//! within a layer, the keys and values `[L, A]` (int8) that attention reads for every query.
+//! Only three buffers hold every token: the int16 residual stream `[L, H]` and, within a
+//! layer, the keys and values `[L, A]` (int8) that attention reads for every query.
 //! Everything else runs a tile of [`TILE`] tokens at a time, so that each weight row a product
 //! loads serves every token of the tile and the rows of a tile are all that is held:
 //! - `prepare_tile`: the tile's queries, conv values and dynamic-convolution taps. The
