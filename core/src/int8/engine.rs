@@ -228,9 +228,9 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (acc, rest) = take::<i32>(rest, plan.acc);
         let (logits, rest) = take::<i32>(rest, plan.logits);
         // The tile's rows, then the kernels' scratch: still 4-byte aligned, for word loads
-        // (the tile holds an even count). Not the other way round: a scratch of a multiple of
-        // 4 KiB right before the rows it widens made the x86 host's loads alias its stores
-        // (measured: snips-small at 32 tokens 14.5 ms instead of 10-11 ms).
+        // (the tile holds an even count). Not the other way round: a scratch of exactly 4 KiB
+        // (ConvBERT-small) right before the rows it widens puts each load of a row at the
+        // address, modulo 4 KiB, of a store to the scratch: x86's 4K aliasing.
         let (tile, rest) = take::<i16>(rest, plan.tile);
         let (scratch, rest) = take::<i16>(rest, plan.scratch);
         let (residual, rest) = take::<i16>(rest, plan.residual);
