@@ -116,6 +116,12 @@ impl Lookahead {
         let ring = pad.saturating_add((ahead + 1) * TILE).next_multiple_of(TILE);
         Self { ahead, slots: ahead + 1, conv_rows: ring.min(l.saturating_add(TILE - 1) / TILE * TILE) }
     }
+
+    /// Tile `j` of `l` tokens: its first token, its token count and its slot in the rings.
+    fn tile(&self, l: usize, j: usize) -> (usize, usize, usize) {
+        let t0 = j * TILE;
+        (t0, TILE.min(l.saturating_sub(t0)), j % self.slots.max(1))
+    }
 }
 
 /// Element counts of the arena's buffers, for `l` tokens.
@@ -411,8 +417,8 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (h, a, k) = (c.hidden_size, c.all_head_size(), c.conv_kernel_size);
         let taps = c.attention_heads() * k;
         let s = &layer.scalars;
-        let (t0, slot, conv_row) = (j * TILE, j % self.ring.slots.max(1), j * TILE % self.ring.conv_rows.max(1));
-        let n = TILE.min(l.saturating_sub(t0));
+        let (t0, n, slot) = self.ring.tile(l, j);
+        let conv_row = t0 % self.ring.conv_rows.max(1);
         let Self { residual, scratch, tile: tile_rows, acc, query, conv_value, taps: all_taps, .. } = self;
         let (rows, spare) = split_tile(tile_rows, h.max(c.embedding_size));
         let (x, tile) = (span(residual, 0, l * h), span(residual, t0 * h, n * h));
@@ -448,8 +454,7 @@ impl<'m, 'a> Engine<'m, 'a> {
         let (h, a, hs, nh, k) = (c.hidden_size, c.all_head_size(), c.head_size(), c.attention_heads(), c.conv_kernel_size);
         let s = &layer.scalars;
         let (pad, conv_rows) = (k / 2, self.ring.conv_rows.max(1));
-        let (t0, slot) = (j * TILE, j % self.ring.slots.max(1));
-        let n = TILE.min(l.saturating_sub(t0));
+        let (t0, n, slot) = self.ring.tile(l, j);
         let Self { residual, scratch, tile, acc, zero_bias, probs, key, value, query, conv_value, taps: all_taps, .. } = self;
         let (rows, spare) = split_tile(tile, h.max(c.embedding_size));
         let (tile_query, tile_taps) = (span(query, slot * TILE * a, n * a), span(all_taps, slot * TILE * nh * k, n * nh * k));

@@ -140,24 +140,15 @@ fn push_dense(
     Ok(weight_scales)
 }
 
-/// The FFN's intermediate units in stored order (`format::ffn_block_units`): block by block,
-/// within a block group by group; each entry is `(group, unit within the group)`.
-fn ffn_unit_order(c: &ModelConfig) -> Vec<(usize, usize)> {
-    let g = c.num_groups.max(1);
-    let (per_group, block) = (c.intermediate_size / g, format::ffn_block_units(c));
-    let starts = (0..per_group).step_by(block);
-    starts.flat_map(|start| (0..g).flat_map(move |group| (start..(start + block).min(per_group)).map(move |unit| (group, unit)))).collect()
-}
-
 /// Pushes the FFN (`intermediate`, the activation table, `output`) in FFN-block order
-/// (`format::ffn_block_units`): `intermediate`'s rows permuted, `output`'s weight columns
-/// gathered block by block.
+/// (`format::ffn_block_units`): `intermediate`'s rows block by block, within a block group by
+/// group; `output`'s weight columns gathered block by block.
 fn push_ffn(w: &mut BlobWriter, c: &ModelConfig, ffn_in: &QuantizedDense, table: &[i16], ffn_out: &QuantizedDense) {
     let g = c.num_groups.max(1);
-    let (h, per_group, block) = (c.hidden_size, c.intermediate_size / g, format::ffn_block_units(c));
-    let order = ffn_unit_order(c);
-    let row_len = h / g;
-    let rows = order.iter().map(|&(group, unit)| group * per_group + unit);
+    let (row_len, per_group, block) = (c.hidden_size / g, c.intermediate_size / g, format::ffn_block_units(c));
+    // Each block's units within a group.
+    let blocks: Vec<_> = (0..per_group).step_by(block).map(|start| start..(start + block).min(per_group)).collect();
+    let rows = blocks.iter().flat_map(|units| (0..g).flat_map(move |group| units.clone().map(move |unit| group * per_group + unit)));
     let blocked_in = QuantizedDense {
         weight: rows.clone().flat_map(|r| ffn_in.weight[r * row_len..(r + 1) * row_len].iter().copied()).collect(),
         bias: rows.clone().map(|r| ffn_in.bias[r]).collect(),
@@ -166,14 +157,8 @@ fn push_ffn(w: &mut BlobWriter, c: &ModelConfig, ffn_in: &QuantizedDense, table:
     blocked_in.push(w);
     w.push_i16(table);
     // `output`'s rows are `[H, per_group]`; block by block, every row's columns of the block.
-    let mut weight = Vec::with_capacity(ffn_out.weight.len());
-    for start in (0..per_group).step_by(block) {
-        let end = (start + block).min(per_group);
-        for row in ffn_out.weight.chunks_exact(per_group) {
-            weight.extend_from_slice(&row[start..end]);
-        }
-    }
-    w.push_i8(&weight);
+    let columns = blocks.iter().flat_map(|units| ffn_out.weight.chunks_exact(per_group).flat_map(move |row| row[units.clone()].iter().copied()));
+    w.push_i8(&columns.collect::<Vec<_>>());
     w.push_i32(&ffn_out.bias);
     w.push_requants(&ffn_out.requants);
 }
